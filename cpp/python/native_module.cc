@@ -1,0 +1,232 @@
+// The weightstream._native extension: thin bindings over the C++ core.
+//
+// Everything that blocks on I/O runs with the GIL released. Tensor bytes are
+// returned as 1-D uint8 numpy arrays that own their memory (a capsule frees
+// it), so they stay valid after the file or streamer is closed; the Python
+// layer views them as the right dtype and shape.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "cpp/python/status_to_python.h"
+#include "cpp/weightstream/host_buffer.h"
+#include "cpp/weightstream/local_file.h"
+#include "cpp/weightstream/read_engine.h"
+#include "cpp/weightstream/safetensors.h"
+#include "cpp/weightstream/tensor_streamer.h"
+
+namespace py = pybind11;
+
+namespace weightstream::python {
+namespace {
+
+py::array ToArray(HostBuffer buffer) {
+  const py::ssize_t n = static_cast<py::ssize_t>(buffer.size());
+  void* data = buffer.Release();
+  py::capsule owner(data, [](void* p) { HostBuffer::Free(p); });
+  return py::array(py::dtype("uint8"), {n}, {py::ssize_t{1}}, data, owner);
+}
+
+ReadEngineOptions EngineOptions(int threads, uint64_t chunk_bytes) {
+  ReadEngineOptions o;
+  if (threads > 0) o.threads = threads;
+  if (chunk_bytes > 0) o.chunk_bytes = chunk_bytes;
+  return o;
+}
+
+// A parsed safetensors file, as Python sees it.
+class PyFile {
+ public:
+  explicit PyFile(std::shared_ptr<const SafetensorsFile> file)
+      : file_(std::move(file)) {}
+
+  static std::shared_ptr<PyFile> Open(const std::string& path) {
+    StatusOr<std::shared_ptr<const SafetensorsFile>> file = [&] {
+      py::gil_scoped_release release;
+      StatusOr<std::shared_ptr<Source>> source = OpenLocalFile(path);
+      if (!source.ok()) {
+        return StatusOr<std::shared_ptr<const SafetensorsFile>>(source.status());
+      }
+      return OpenSafetensors(std::move(source).value());
+    }();
+    return std::make_shared<PyFile>(ValueOrRaise(std::move(file)));
+  }
+
+  const std::shared_ptr<const SafetensorsFile>& file() const { return file_; }
+  const std::string& path() const { return file_->source->name(); }
+  uint64_t file_size() const { return file_->source->size(); }
+  uint64_t data_start() const { return file_->header.data_start; }
+
+  py::object metadata() const {
+    if (!file_->header.has_metadata) return py::none();
+    py::dict d;
+    for (const auto& [k, v] : file_->header.metadata) d[py::str(k)] = py::str(v);
+    return std::move(d);
+  }
+
+  // (name, dtype, shape, begin, end) in file order.
+  py::list tensors() const {
+    py::list out;
+    for (const TensorInfo& t : file_->header.tensors) {
+      py::tuple shape(t.shape.size());
+      for (size_t i = 0; i < t.shape.size(); ++i) shape[i] = py::int_(t.shape[i]);
+      out.append(py::make_tuple(t.name, std::string(DtypeName(t.dtype)), shape,
+                                t.begin, t.end));
+    }
+    return out;
+  }
+
+  // Reads the given (offset, length) ranges of the data section, back to back,
+  // into one new buffer.
+  py::array ReadRanges(const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                       int threads, uint64_t chunk_bytes) const {
+    const uint64_t data_bytes = file_->source->size() - file_->header.data_start;
+    uint64_t total = 0;
+    for (const auto& [offset, length] : ranges) {
+      if (!RangeWithin(offset, length, data_bytes) ||
+          __builtin_add_overflow(total, length, &total)) {
+        RaiseStatus(InvalidArgumentError(
+            path() + ": range of " + std::to_string(length) + " bytes at data offset " +
+            std::to_string(offset) + " is outside the data section"));
+      }
+    }
+    StatusOr<HostBuffer> buffer = [&]() -> StatusOr<HostBuffer> {
+      py::gil_scoped_release release;
+      WS_ASSIGN_OR_RETURN(HostBuffer b, HostBuffer::Allocate(total));
+      ReadEngineOptions o = EngineOptions(threads, chunk_bytes);
+      // One thread per chunk at most: small reads need no pool.
+      uint64_t chunks = total / o.chunk_bytes + ranges.size();
+      if (static_cast<uint64_t>(o.threads) > chunks) o.threads = static_cast<int>(chunks);
+      ReadEngine engine(o);
+      char* dst = static_cast<char*>(b.data());
+      for (const auto& [offset, length] : ranges) {
+        engine.Submit(ReadRequest{file_->source, file_->header.data_start + offset,
+                                  length, dst, 0});
+        dst += length;
+      }
+      Status first;
+      while (auto done = engine.WaitNext()) {
+        if (!done->status.ok() && first.ok()) {
+          first = done->status;
+          engine.Cancel();
+        }
+      }
+      if (!first.ok()) return first;
+      return b;
+    }();
+    return ToArray(ValueOrRaise(std::move(buffer)));
+  }
+
+ private:
+  std::shared_ptr<const SafetensorsFile> file_;
+};
+
+class PyStreamer {
+ public:
+  PyStreamer(int threads, uint64_t chunk_bytes, uint64_t memory_limit)
+      : streamer_(std::make_unique<TensorStreamer>(TensorStreamerOptions{
+            EngineOptions(threads, chunk_bytes), memory_limit})) {}
+
+  size_t Add(const PyFile& file, std::optional<std::vector<size_t>> tensors) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Check();
+    StatusOr<size_t> index = [&] {
+      py::gil_scoped_release release;
+      return streamer_->AddFile(file.file(), tensors.value_or(std::vector<size_t>{}));
+    }();
+    return ValueOrRaise(std::move(index));
+  }
+
+  // (file_index, tensor_index, bytes) or None when done.
+  py::object Next() {
+    std::lock_guard<std::mutex> lock(mu_);
+    Check();
+    StatusOr<std::optional<StreamedTensor>> next = [&] {
+      py::gil_scoped_release release;
+      return streamer_->Next();
+    }();
+    std::optional<StreamedTensor> t = ValueOrRaise(std::move(next));
+    if (!t) return py::none();
+    return py::make_tuple(t->file_index, t->tensor_index, ToArray(std::move(t->buffer)));
+  }
+
+  // Every remaining tensor, as a list of Next() tuples: the GIL is released
+  // for the whole load, not once per tensor.
+  py::list Drain() {
+    std::lock_guard<std::mutex> lock(mu_);
+    Check();
+    std::vector<StreamedTensor> done;
+    Status status = [&] {
+      py::gil_scoped_release release;
+      for (;;) {
+        StatusOr<std::optional<StreamedTensor>> next = streamer_->Next();
+        if (!next.ok()) return next.status();
+        if (!next->has_value()) return Status::Ok();
+        done.push_back(std::move(**next));
+      }
+    }();
+    if (!status.ok()) {
+      py::gil_scoped_release release;
+      done.clear();  // Frees partial results without holding the GIL.
+    }
+    OkOrRaise(status);
+    py::list out;
+    for (StreamedTensor& t : done) {
+      out.append(py::make_tuple(t.file_index, t.tensor_index, ToArray(std::move(t.buffer))));
+    }
+    return out;
+  }
+
+  uint64_t peak_held_bytes() const { return streamer_ ? streamer_->peak_held_bytes() : 0; }
+
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    py::gil_scoped_release release;
+    streamer_.reset();
+  }
+
+ private:
+  void Check() const {
+    if (!streamer_) RaiseStatus(InvalidArgumentError("the streamer is closed"));
+  }
+
+  std::mutex mu_;
+  std::unique_ptr<TensorStreamer> streamer_;
+};
+
+}  // namespace
+}  // namespace weightstream::python
+
+PYBIND11_MODULE(_native, m) {
+  using weightstream::python::PyFile;
+  using weightstream::python::PyStreamer;
+  m.doc() = "weightstream native core (internal; use the weightstream package)";
+  m.attr("MAX_HEADER_BYTES") = weightstream::kMaxSafetensorsHeaderBytes;
+
+  py::class_<PyFile, std::shared_ptr<PyFile>>(m, "SafetensorsFile")
+      .def(py::init(&PyFile::Open), py::arg("path"))
+      .def_property_readonly("path", &PyFile::path)
+      .def_property_readonly("file_size", &PyFile::file_size)
+      .def_property_readonly("data_start", &PyFile::data_start)
+      .def_property_readonly("metadata", &PyFile::metadata)
+      .def("tensors", &PyFile::tensors)
+      .def("read_ranges", &PyFile::ReadRanges, py::arg("ranges"),
+           py::arg("threads") = 0, py::arg("chunk_bytes") = 0);
+
+  py::class_<PyStreamer>(m, "Streamer")
+      .def(py::init<int, uint64_t, uint64_t>(), py::arg("threads") = 0,
+           py::arg("chunk_bytes") = 0, py::arg("memory_limit") = 0)
+      .def("add", &PyStreamer::Add, py::arg("file"), py::arg("tensors") = py::none())
+      .def("next", &PyStreamer::Next)
+      .def("drain", &PyStreamer::Drain)
+      .def_property_readonly("peak_held_bytes", &PyStreamer::peak_held_bytes)
+      .def("close", &PyStreamer::Close);
+}

@@ -1,0 +1,62 @@
+#include "cpp/python/status_to_python.h"
+
+#include <pybind11/pybind11.h>
+
+#include <cerrno>
+
+namespace py = pybind11;
+
+namespace weightstream::python {
+namespace {
+
+py::object ErrorClass(const char* name) {
+  return py::module_::import("weightstream.errors").attr(name);
+}
+
+py::object BuiltinClass(const char* name) {
+  return py::module_::import("builtins").attr(name);
+}
+
+}  // namespace
+
+void RaiseStatus(const Status& status) {
+  py::object cls;
+  bool os_style = false;
+  int err = status.os_errno();
+  switch (status.code()) {
+    case StatusCode::kFormat:
+      cls = ErrorClass("FormatError");
+      break;
+    case StatusCode::kNotFound:
+      cls = BuiltinClass("FileNotFoundError");
+      os_style = true;
+      if (err == 0) err = ENOENT;
+      break;
+    case StatusCode::kPermissionDenied:
+      cls = BuiltinClass("PermissionError");
+      os_style = true;
+      if (err == 0) err = EACCES;
+      break;
+    case StatusCode::kIo:
+      cls = ErrorClass("ReadError");
+      os_style = err != 0;
+      break;
+    case StatusCode::kInvalidArgument:
+      cls = BuiltinClass("ValueError");
+      break;
+    case StatusCode::kResourceExhausted:
+      cls = BuiltinClass("MemoryError");
+      break;
+    case StatusCode::kCancelled:
+      cls = ErrorClass("WeightstreamError");
+      break;
+    default:
+      cls = BuiltinClass("RuntimeError");
+      break;
+  }
+  py::object exc = os_style ? cls(err, status.message()) : cls(status.message());
+  PyErr_SetObject(cls.ptr(), exc.ptr());
+  throw py::error_already_set();
+}
+
+}  // namespace weightstream::python

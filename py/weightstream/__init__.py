@@ -1,0 +1,36 @@
+"""weightstream: fast, safe loading of model weights into memory.
+
+    import weightstream as ws
+    tensors = ws.load_file("model.safetensors")            # {name: numpy array}
+    with ws.open("model.safetensors") as f:
+        w = f.get_slice("lm_head.weight")[0:128]            # reads only those rows
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .errors import (
+    FormatError,
+    RawBytesWarning,
+    ReadError,
+    TensorNotFoundError,
+    WeightstreamError,
+)
+from .safetensors import SafeOpen, TensorInfo, TensorSlice, load_file, open, safe_open
+from .streamer import SafetensorsStreamer
+
+__all__ = [
+    "FormatError",
+    "RawBytesWarning",
+    "ReadError",
+    "SafeOpen",
+    "SafetensorsStreamer",
+    "TensorInfo",
+    "TensorNotFoundError",
+    "TensorSlice",
+    "WeightstreamError",
+    "__version__",
+    "load_file",
+    "open",
+    "safe_open",
+]
