@@ -65,18 +65,41 @@ void ReadEngine::WorkerLoop() {
     if (queue_.empty()) return;  // stopping
     Chunk c = queue_.front();
     queue_.pop_front();
+    if (prefetched_ > 0) {
+      --prefetched_;
+      prefetched_bytes_ -= c.length;
+    }
     // A request that already failed skips its remaining chunks.
     if (!c.request->status.ok()) {
       FinishChunkLocked(c.request, Status::Ok());
       continue;
     }
+    std::vector<Prefetch> prefetch = AdvancePrefetchLocked();
     lock.unlock();
+    for (const Prefetch& p : prefetch) p.source->WillRead(p.offset, p.length);
     Status s = c.length == 0
                    ? Status::Ok()
                    : c.request->source->ReadAt(c.offset, c.destination, c.length);
     lock.lock();
     FinishChunkLocked(c.request, std::move(s));
   }
+}
+
+std::vector<ReadEngine::Prefetch> ReadEngine::AdvancePrefetchLocked() {
+  std::vector<Prefetch> out;
+  while (prefetched_ < queue_.size() &&
+         prefetched_bytes_ < options_.prefetch_bytes) {
+    const Chunk& c = queue_[prefetched_++];
+    prefetched_bytes_ += c.length;
+    // Neighbouring chunks of one source become one hint.
+    if (!out.empty() && out.back().source == c.request->source &&
+        out.back().offset + out.back().length == c.offset) {
+      out.back().length += c.length;
+    } else {
+      out.push_back(Prefetch{c.request->source, c.offset, c.length});
+    }
+  }
+  return out;
 }
 
 void ReadEngine::FinishChunkLocked(Pending* request, Status status) {
@@ -109,6 +132,8 @@ void ReadEngine::Cancel() {
     queue_.pop_front();
     FinishChunkLocked(c.request, CancelledError("read cancelled"));
   }
+  prefetched_ = 0;
+  prefetched_bytes_ = 0;
 }
 
 }  // namespace weightstream

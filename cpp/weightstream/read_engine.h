@@ -33,6 +33,10 @@ struct ReadEngineOptions {
   // Largest single read. Large enough to amortise syscalls, small enough to
   // spread one big tensor over all threads.
   uint64_t chunk_bytes = 16ull << 20;
+  // How far ahead of the reads to ask the source to prefetch (Source::WillRead),
+  // so that a cold disk stays busy while the threads copy and fault in pages.
+  // 0 disables it.
+  uint64_t prefetch_bytes = 64ull << 20;
 };
 
 struct ReadRequest {
@@ -81,8 +85,16 @@ class ReadEngine {
     uint64_t length;
     char* destination;
   };
+  struct Prefetch {
+    std::shared_ptr<Source> source;
+    uint64_t offset;
+    uint64_t length;
+  };
 
   void WorkerLoop();
+  // Moves the prefetch window to cover `prefetch_bytes` of queued chunks past
+  // the front; returns the ranges newly entering it. Called with mu_ held.
+  std::vector<Prefetch> AdvancePrefetchLocked();
   // Records one finished chunk; called with mu_ held.
   void FinishChunkLocked(Pending* request, Status status);
 
@@ -91,6 +103,9 @@ class ReadEngine {
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::deque<Chunk> queue_;
+  // queue_[0, prefetched_) have been handed to Source::WillRead.
+  size_t prefetched_ = 0;
+  uint64_t prefetched_bytes_ = 0;
   std::deque<ReadCompletion> completed_;
   size_t outstanding_ = 0;
   bool stopping_ = false;

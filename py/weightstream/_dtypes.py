@@ -134,8 +134,12 @@ def is_raw(dtype: str, framework: str) -> bool:
     return dtype not in NUMPY_DTYPES
 
 
-def warn_raw(names: Iterable[tuple[str, str]], framework: str) -> None:
-    """One warning naming every (tensor, dtype) returned as raw bytes."""
+def warn_raw(names: Iterable[tuple[str, str]], framework: str, stacklevel: int = 3) -> None:
+    """One warning naming every (tensor, dtype) returned as raw bytes.
+
+    `stacklevel` counts from this function: the default points at the caller
+    of the public method that called it directly.
+    """
     listed = sorted(names)
     if not listed:
         return
@@ -144,5 +148,5 @@ def warn_raw(names: Iterable[tuple[str, str]], framework: str) -> None:
     warnings.warn(
         f"{framework} has no dtype for {shown}{more}: returned as packed uint8 bytes",
         RawBytesWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )

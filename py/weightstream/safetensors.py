@@ -117,7 +117,8 @@ def _read_all(
         if _dtypes.is_raw(info.dtype, fw):
             raw_named.append((info.name, info.dtype))
         result[info.name] = _convert(raw, info, fw)
-    _dtypes.warn_raw(raw_named, fw)
+    # One frame deeper than a direct call: load_file / get_tensors -> _read_all.
+    _dtypes.warn_raw(raw_named, fw, stacklevel=4)
     return {name: result[name] for name in sorted(result)}, found
 
 
@@ -181,8 +182,9 @@ class TensorSlice:
         block = raw.view(_dtypes.NUMPY_DTYPES[info.dtype]).reshape((len(rows),) + shape[1:])
         selected = block[(slice(None),) + rest]
         if not isinstance(first, slice):
-            selected = selected[0]
-        array = np.ascontiguousarray(selected)
+            selected = selected[0, ...]  # a 0-d array when every axis is indexed
+        # Not np.ascontiguousarray: it turns 0-d results into shape (1,).
+        array = selected if selected.flags.c_contiguous else selected.copy(order="C")
         if self._handle._framework == "torch":
             flat = array.reshape(-1).view(np.uint8)
             return _dtypes.to_torch(flat, info.dtype, array.shape)

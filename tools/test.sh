@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up and runs every test (the README's test command; CI runs this).
+#   1. tools/setup.sh (idempotent)
+#   2. bazel test //...: C++ unit tests, and the Python tests against the
+#      package as Bazel builds it
+#   3. phase 1 + phase 2: build, check and repair the wheel (tools/build_wheel.py)
+#   4. install that wheel into a fresh venv and run the Python tests there
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+bash tools/setup.sh
+# shellcheck disable=SC1091
+source .venv/bin/activate
+export WEIGHTSTREAM_PYTHON="$ROOT/.venv/bin/python"
+
+echo "== bazel test //..."
+bazel test //...
+
+echo "== building the wheel"
+rm -rf wheelhouse
+python tools/build_wheel.py --out wheelhouse
+wheel=$(ls wheelhouse/weightstream-*.whl)
+ls -l "$wheel"
+
+echo "== testing the installed wheel in a fresh venv"
+work=$(mktemp -d /tmp/ws-wheel-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+python -m venv "$work/venv"
+extras=()
+ls .cache/wheels/torch-*.whl >/dev/null 2>&1 && extras=(-r tools/requirements-torch.txt)
+"$work/venv/bin/python" -m pip install -q --no-index --find-links .cache/wheels \
+  "$wheel" -r tools/requirements-test.txt "${extras[@]}"
+cd "$work"
+WEIGHTSTREAM_EXPECT_INSTALLED=1 "$work/venv/bin/python" -m pytest -p no:cacheprovider \
+  --rootdir "$work" -c /dev/null -ra -q "$ROOT/py/tests"
