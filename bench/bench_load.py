@@ -328,8 +328,9 @@ def ws_sweep() -> list[Loader]:
 
 def child_env(loader: Loader) -> dict[str, str]:
     env = {**os.environ, **loader.env}
-    # Prefer the in-tree build (py/weightstream/_native*.so) when there is one.
-    if list((REPO_PY / "weightstream").glob("_native*.so")):
+    # An importable weightstream (an installed wheel, or PYTHONPATH) is the one
+    # measured; otherwise the in-tree build. The report records which it was.
+    if importlib.util.find_spec("weightstream") is None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_PY), env.get("PYTHONPATH")]))
     return env
 

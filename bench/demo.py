@@ -9,6 +9,7 @@ already in the page cache, and prints what each took.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -40,7 +41,14 @@ def show(label: str, res: dict) -> None:
 
 
 def main() -> None:
-    path = str(ensure_checkpoint(size_gib=1.0))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-gib", type=float, default=1.0, help="checkpoint size to create")
+    ap.add_argument("--file", type=Path, help="checkpoint (default bench/data/llm-<size>gib...)")
+    args = ap.parse_args()
+    path = args.file
+    if path is None or not path.exists():  # an existing file is used as is, never rewritten
+        path = ensure_checkpoint(path, args.size_gib)
+    path = str(path)
     info = file_info(path)
     print(f"{path}: {info['file_bytes']:,} bytes, {info['tensors']} tensors (warm page cache)")
     results = {label: load(loader, path, info) for label, loader in LOADERS}

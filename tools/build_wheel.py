@@ -43,7 +43,9 @@ def stage(natives: str, dest: str) -> None:
     module = os.path.join(natives, "weightstream", "_native" + suffix)
     if not os.path.exists(module):
         found = glob.glob(os.path.join(natives, "weightstream", "_native*"))
-        sys.exit(f"build_wheel: no {module} (found {found}); was phase 1 built for {sys.executable}?")
+        sys.exit(
+            f"build_wheel: no {module} (found {found}); was phase 1 built for {sys.executable}?"
+        )
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(os.path.join(ROOT, name), dest)
     shutil.copytree(
@@ -69,8 +71,18 @@ def main() -> None:
         stage(natives, src)
         raw = os.path.join(tmp, "dist")
         run(
-            [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
-             "-q", "-w", raw, src],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-build-isolation",
+                "--no-deps",
+                "-q",
+                "-w",
+                raw,
+                src,
+            ],
         )
         (wheel,) = glob.glob(os.path.join(raw, "*.whl"))
         if args.no_repair:

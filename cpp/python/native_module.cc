@@ -53,7 +53,8 @@ class PyFile {
       py::gil_scoped_release release;
       StatusOr<std::shared_ptr<Source>> source = OpenLocalFile(path);
       if (!source.ok()) {
-        return StatusOr<std::shared_ptr<const SafetensorsFile>>(source.status());
+        return StatusOr<std::shared_ptr<const SafetensorsFile>>(
+            source.status());
       }
       return OpenSafetensors(std::move(source).value());
     }();
@@ -62,13 +63,20 @@ class PyFile {
 
   const std::shared_ptr<const SafetensorsFile>& file() const { return file_; }
   const std::string& path() const { return file_->source->name(); }
+  // The path as Python spells it (undecodable bytes surrogate-escaped).
+  py::str py_path() const {
+    const std::string& p = path();
+    return py::reinterpret_steal<py::str>(PyUnicode_DecodeFSDefaultAndSize(
+        p.data(), static_cast<Py_ssize_t>(p.size())));
+  }
   uint64_t file_size() const { return file_->source->size(); }
   uint64_t data_start() const { return file_->header.data_start; }
 
   py::object metadata() const {
     if (!file_->header.has_metadata) return py::none();
     py::dict d;
-    for (const auto& [k, v] : file_->header.metadata) d[py::str(k)] = py::str(v);
+    for (const auto& [k, v] : file_->header.metadata)
+      d[py::str(k)] = py::str(v);
     return std::move(d);
   }
 
@@ -77,7 +85,8 @@ class PyFile {
     py::list out;
     for (const TensorInfo& t : file_->header.tensors) {
       py::tuple shape(t.shape.size());
-      for (size_t i = 0; i < t.shape.size(); ++i) shape[i] = py::int_(t.shape[i]);
+      for (size_t i = 0; i < t.shape.size(); ++i)
+        shape[i] = py::int_(t.shape[i]);
       out.append(py::make_tuple(t.name, std::string(DtypeName(t.dtype)), shape,
                                 t.begin, t.end));
     }
@@ -88,28 +97,40 @@ class PyFile {
   // into one new buffer.
   py::array ReadRanges(const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
                        int threads, uint64_t chunk_bytes) const {
-    const uint64_t data_bytes = file_->source->size() - file_->header.data_start;
+    const uint64_t data_bytes =
+        file_->source->size() - file_->header.data_start;
     uint64_t total = 0;
     for (const auto& [offset, length] : ranges) {
       if (!RangeWithin(offset, length, data_bytes) ||
           __builtin_add_overflow(total, length, &total)) {
         RaiseStatus(InvalidArgumentError(
-            path() + ": range of " + std::to_string(length) + " bytes at data offset " +
-            std::to_string(offset) + " is outside the data section"));
+            path() + ": range of " + std::to_string(length) +
+            " bytes at data offset " + std::to_string(offset) +
+            " is outside the data section"));
       }
     }
     StatusOr<HostBuffer> buffer = [&]() -> StatusOr<HostBuffer> {
       py::gil_scoped_release release;
       WS_ASSIGN_OR_RETURN(HostBuffer b, HostBuffer::Allocate(total));
       ReadEngineOptions o = EngineOptions(threads, chunk_bytes);
-      // One thread per chunk at most: small reads need no pool.
-      uint64_t chunks = total / o.chunk_bytes + ranges.size();
-      if (static_cast<uint64_t>(o.threads) > chunks) o.threads = static_cast<int>(chunks);
-      ReadEngine engine(o);
       char* dst = static_cast<char*>(b.data());
+      // Up to one chunk is read on this thread: a pool costs more than it
+      // saves there, and loaders call get_tensor once per (often tiny) tensor.
+      if (total <= o.chunk_bytes) {
+        for (const auto& [offset, length] : ranges) {
+          WS_RETURN_IF_ERROR(file_->source->ReadAt(
+              file_->header.data_start + offset, dst, length));
+          dst += length;
+        }
+        return b;
+      }
+      uint64_t chunks = total / o.chunk_bytes + ranges.size();
+      if (static_cast<uint64_t>(o.threads) > chunks)
+        o.threads = static_cast<int>(chunks);
+      ReadEngine engine(o);
       for (const auto& [offset, length] : ranges) {
-        engine.Submit(ReadRequest{file_->source, file_->header.data_start + offset,
-                                  length, dst, 0});
+        engine.Submit(ReadRequest{
+            file_->source, file_->header.data_start + offset, length, dst, 0});
         dst += length;
       }
       Status first;
@@ -140,7 +161,8 @@ class PyStreamer {
     Check();
     StatusOr<size_t> index = [&] {
       py::gil_scoped_release release;
-      return streamer_->AddFile(file.file(), tensors.value_or(std::vector<size_t>{}));
+      return streamer_->AddFile(file.file(),
+                                tensors.value_or(std::vector<size_t>{}));
     }();
     return ValueOrRaise(std::move(index));
   }
@@ -155,37 +177,44 @@ class PyStreamer {
     }();
     std::optional<StreamedTensor> t = ValueOrRaise(std::move(next));
     if (!t) return py::none();
-    return py::make_tuple(t->file_index, t->tensor_index, ToArray(std::move(t->buffer)));
+    return py::make_tuple(t->file_index, t->tensor_index,
+                          ToArray(std::move(t->buffer)));
   }
 
-  // Every remaining tensor, as a list of Next() tuples: the GIL is released
-  // for the whole load, not once per tensor.
+  // Every remaining tensor, as a list of Next() tuples. The GIL is released
+  // while reading and taken back between tensors only to notice Ctrl-C, which
+  // stops the stream and frees what was read.
   py::list Drain() {
     std::lock_guard<std::mutex> lock(mu_);
     Check();
     std::vector<StreamedTensor> done;
-    Status status = [&] {
-      py::gil_scoped_release release;
-      for (;;) {
-        StatusOr<std::optional<StreamedTensor>> next = streamer_->Next();
-        if (!next.ok()) return next.status();
-        if (!next->has_value()) return Status::Ok();
-        done.push_back(std::move(**next));
+    for (;;) {
+      StatusOr<std::optional<StreamedTensor>> next = [&] {
+        py::gil_scoped_release release;
+        return streamer_->Next();
+      }();
+      bool interrupted = PyErr_CheckSignals() != 0;
+      if (interrupted || !next.ok()) {
+        py::gil_scoped_release release;
+        done.clear();
+        if (interrupted) streamer_.reset();
       }
-    }();
-    if (!status.ok()) {
-      py::gil_scoped_release release;
-      done.clear();  // Frees partial results without holding the GIL.
+      if (interrupted) throw py::error_already_set();
+      if (!next.ok()) RaiseStatus(next.status());
+      if (!next->has_value()) break;
+      done.push_back(std::move(**next));
     }
-    OkOrRaise(status);
     py::list out;
     for (StreamedTensor& t : done) {
-      out.append(py::make_tuple(t.file_index, t.tensor_index, ToArray(std::move(t.buffer))));
+      out.append(py::make_tuple(t.file_index, t.tensor_index,
+                                ToArray(std::move(t.buffer))));
     }
     return out;
   }
 
-  uint64_t peak_held_bytes() const { return streamer_ ? streamer_->peak_held_bytes() : 0; }
+  uint64_t peak_held_bytes() const {
+    return streamer_ ? streamer_->peak_held_bytes() : 0;
+  }
 
   void Close() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -213,7 +242,7 @@ PYBIND11_MODULE(_native, m) {
 
   py::class_<PyFile, std::shared_ptr<PyFile>>(m, "SafetensorsFile")
       .def(py::init(&PyFile::Open), py::arg("path"))
-      .def_property_readonly("path", &PyFile::path)
+      .def_property_readonly("path", &PyFile::py_path)
       .def_property_readonly("file_size", &PyFile::file_size)
       .def_property_readonly("data_start", &PyFile::data_start)
       .def_property_readonly("metadata", &PyFile::metadata)
@@ -224,7 +253,8 @@ PYBIND11_MODULE(_native, m) {
   py::class_<PyStreamer>(m, "Streamer")
       .def(py::init<int, uint64_t, uint64_t>(), py::arg("threads") = 0,
            py::arg("chunk_bytes") = 0, py::arg("memory_limit") = 0)
-      .def("add", &PyStreamer::Add, py::arg("file"), py::arg("tensors") = py::none())
+      .def("add", &PyStreamer::Add, py::arg("file"),
+           py::arg("tensors") = py::none())
       .def("next", &PyStreamer::Next)
       .def("drain", &PyStreamer::Drain)
       .def_property_readonly("peak_held_bytes", &PyStreamer::peak_held_bytes)

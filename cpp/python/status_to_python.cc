@@ -54,7 +54,12 @@ void RaiseStatus(const Status& status) {
       cls = BuiltinClass("RuntimeError");
       break;
   }
-  py::object exc = os_style ? cls(err, status.message()) : cls(status.message());
+  // Messages quote bytes from hostile files: never fail on invalid UTF-8.
+  const std::string& m = status.message();
+  py::object message = py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
+      m.data(), static_cast<Py_ssize_t>(m.size()), "backslashreplace"));
+  if (!message) throw py::error_already_set();
+  py::object exc = os_style ? cls(err, message) : cls(message);
   PyErr_SetObject(cls.ptr(), exc.ptr());
   throw py::error_already_set();
 }

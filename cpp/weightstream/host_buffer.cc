@@ -28,8 +28,8 @@ StatusOr<HostBuffer> HostBuffer::Allocate(uint64_t size) {
     return ResourceExhaustedError("cannot allocate " + std::to_string(size) +
                                   " bytes");
   }
-  size_t rounded = (static_cast<size_t>(size) + kAlignment - 1) / kAlignment *
-                   kAlignment;
+  size_t rounded =
+      (static_cast<size_t>(size) + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded);
   if (p == nullptr) {

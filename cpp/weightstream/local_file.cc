@@ -23,10 +23,10 @@ class LocalFile final : public Source {
 
   Status ReadAt(uint64_t offset, void* dst, size_t length) override {
     if (!RangeWithin(offset, length, size_)) {
-      return InvalidArgumentError(path_ + ": read of " + std::to_string(length) +
-                                  " bytes at offset " + std::to_string(offset) +
-                                  " is outside the file (" +
-                                  std::to_string(size_) + " bytes)");
+      return InvalidArgumentError(
+          path_ + ": read of " + std::to_string(length) + " bytes at offset " +
+          std::to_string(offset) + " is outside the file (" +
+          std::to_string(size_) + " bytes)");
     }
     char* out = static_cast<char*>(dst);
     size_t done = 0;

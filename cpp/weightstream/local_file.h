@@ -10,8 +10,9 @@
 
 namespace weightstream {
 
-// Opens `path` for reading. Errors: kNotFound (no such file), kPermissionDenied,
-// kInvalidArgument (a directory or not a regular file), kIo otherwise.
+// Opens `path` for reading. Errors: kNotFound (no such file),
+// kPermissionDenied, kInvalidArgument (a directory or not a regular file), kIo
+// otherwise.
 StatusOr<std::shared_ptr<Source>> OpenLocalFile(const std::string& path);
 
 }  // namespace weightstream

@@ -12,11 +12,12 @@ struct ReadEngine::Pending {
   Status status;
 };
 
-ReadEngine::ReadEngine(ReadEngineOptions options) : options_([&] {
-  options.threads = std::max(1, options.threads);
-  options.chunk_bytes = std::max<uint64_t>(4096, options.chunk_bytes);
-  return options;
-}()) {
+ReadEngine::ReadEngine(ReadEngineOptions options)
+    : options_([&] {
+        options.threads = std::max(1, options.threads);
+        options.chunk_bytes = std::max<uint64_t>(4096, options.chunk_bytes);
+        return options;
+      }()) {
   threads_.reserve(options_.threads);
   for (int i = 0; i < options_.threads; ++i) {
     threads_.emplace_back([this] { WorkerLoop(); });
@@ -39,8 +40,8 @@ ReadEngine::~ReadEngine() {
 void ReadEngine::Submit(ReadRequest request) {
   const uint64_t chunk = options_.chunk_bytes;
   size_t chunks = request.length == 0 ? 1 : (request.length - 1) / chunk + 1;
-  auto* pending = new Pending{std::move(request.source), request.tag, chunks,
-                              Status::Ok()};
+  auto* pending =
+      new Pending{std::move(request.source), request.tag, chunks, Status::Ok()};
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++outstanding_;
@@ -77,9 +78,9 @@ void ReadEngine::WorkerLoop() {
     std::vector<Prefetch> prefetch = AdvancePrefetchLocked();
     lock.unlock();
     for (const Prefetch& p : prefetch) p.source->WillRead(p.offset, p.length);
-    Status s = c.length == 0
-                   ? Status::Ok()
-                   : c.request->source->ReadAt(c.offset, c.destination, c.length);
+    Status s = c.length == 0 ? Status::Ok()
+                             : c.request->source->ReadAt(
+                                   c.offset, c.destination, c.length);
     lock.lock();
     FinishChunkLocked(c.request, std::move(s));
   }
@@ -105,14 +106,16 @@ std::vector<ReadEngine::Prefetch> ReadEngine::AdvancePrefetchLocked() {
 void ReadEngine::FinishChunkLocked(Pending* request, Status status) {
   if (!status.ok() && request->status.ok()) request->status = std::move(status);
   if (--request->chunks_left > 0) return;
-  completed_.push_back(ReadCompletion{request->tag, std::move(request->status)});
+  completed_.push_back(
+      ReadCompletion{request->tag, std::move(request->status)});
   delete request;
   done_cv_.notify_all();
 }
 
 std::optional<ReadCompletion> ReadEngine::WaitNext() {
   std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [this] { return !completed_.empty() || outstanding_ == 0; });
+  done_cv_.wait(lock,
+                [this] { return !completed_.empty() || outstanding_ == 0; });
   if (completed_.empty()) return std::nullopt;
   ReadCompletion c = std::move(completed_.front());
   completed_.pop_front();

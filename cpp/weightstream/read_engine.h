@@ -33,9 +33,9 @@ struct ReadEngineOptions {
   // Largest single read. Large enough to amortise syscalls, small enough to
   // spread one big tensor over all threads.
   uint64_t chunk_bytes = 16ull << 20;
-  // How far ahead of the reads to ask the source to prefetch (Source::WillRead),
-  // so that a cold disk stays busy while the threads copy and fault in pages.
-  // 0 disables it.
+  // How far ahead of the reads to ask the source to prefetch
+  // (Source::WillRead), so that a cold disk stays busy while the threads copy
+  // and fault in pages. 0 disables it.
   uint64_t prefetch_bytes = 64ull << 20;
 };
 

@@ -129,6 +129,11 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
   // The writer pads with spaces to align the data; nothing else may follow.
   size_t last = json.find_last_not_of(' ');
   std::string_view body = json.substr(0, last + 1);
+  // JSON never contains a raw NUL, and the parser would take one for the end
+  // of input, silently ignoring whatever follows it.
+  if (size_t nul = body.find('\0'); nul != std::string_view::npos) {
+    return error("NUL byte at byte offset " + std::to_string(8 + nul));
+  }
 
   // Top-level keys are tracked by the callback to reject duplicates, which a
   // JSON object would otherwise silently collapse to the last value.
@@ -202,7 +207,8 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
   for (const TensorInfo& t : header.tensors) {
     if (t.begin != expected) {
       return error("tensor " + Quote(t.name) + " starts at data offset " +
-                   std::to_string(t.begin) + " but the previous tensor ends at " +
+                   std::to_string(t.begin) +
+                   " but the previous tensor ends at " +
                    std::to_string(expected) +
                    (t.begin < expected ? " (overlapping ranges)"
                                        : " (a gap between tensors)"));
@@ -211,10 +217,11 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
   }
   uint64_t data_bytes = file_size - header.data_start;  // caller checked order
   if (header.data_start > file_size || expected != data_bytes) {
-    return error("tensors cover " + std::to_string(expected) +
-                 " bytes of data but the file holds " +
-                 std::to_string(header.data_start > file_size ? 0 : data_bytes) +
-                 " bytes after the header (file truncated or padded?)");
+    return error(
+        "tensors cover " + std::to_string(expected) +
+        " bytes of data but the file holds " +
+        std::to_string(header.data_start > file_size ? 0 : data_bytes) +
+        " bytes after the header (file truncated or padded?)");
   }
   return header;
 }
@@ -223,8 +230,8 @@ StatusOr<SafetensorsHeader> ReadSafetensorsHeader(Source& source) {
   const std::string& name = source.name();
   const uint64_t size = source.size();
   if (size < 8) {
-    return FormatError(name + ": not a safetensors file: " +
-                       std::to_string(size) +
+    return FormatError(name +
+                       ": not a safetensors file: " + std::to_string(size) +
                        " bytes is too small for the 8-byte header length");
   }
   unsigned char prefix[8];
@@ -233,12 +240,14 @@ StatusOr<SafetensorsHeader> ReadSafetensorsHeader(Source& source) {
   for (int i = 7; i >= 0; --i) n = (n << 8) | prefix[i];
   if (n > kMaxSafetensorsHeaderBytes) {
     return FormatError(name + ": invalid safetensors header: header length " +
-                       std::to_string(n) + " (at offset 0) exceeds the limit of " +
+                       std::to_string(n) +
+                       " (at offset 0) exceeds the limit of " +
                        std::to_string(kMaxSafetensorsHeaderBytes) + " bytes");
   }
   if (n > size - 8) {
     return FormatError(name + ": invalid safetensors header: header length " +
-                       std::to_string(n) + " (at offset 0) runs past the end of the " +
+                       std::to_string(n) +
+                       " (at offset 0) runs past the end of the " +
                        std::to_string(size) + "-byte file");
   }
   std::string json(n, '\0');

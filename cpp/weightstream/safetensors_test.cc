@@ -413,10 +413,19 @@ TEST(SafetensorsFramingTest, InvalidJson) {
 }
 
 TEST(SafetensorsFramingTest, TrailingGarbage) {
-  ExpectFormatError(Parse(std::string("{}\0", 3)), "invalid JSON");
   ExpectFormatError(Parse("{}x"), "invalid JSON");
   ExpectFormatError(Parse("{} {}"), "invalid JSON");
+  ExpectFormatError(Parse("{},"), "invalid JSON");
+}
+
+TEST(SafetensorsFramingTest, TrailingNulBytes) {
+  // NOTE: fails against the library as of this writing; see the report.
+  // nlohmann's lexer treats a NUL byte as the end of the input, so a NUL and
+  // anything after it are silently ignored.
+  ExpectFormatError(Parse(std::string("{}\0", 3)), "invalid JSON");
   ExpectFormatError(Parse(std::string("{}   \0   ", 9)), "invalid JSON");
+  ExpectFormatError(Parse(std::string("{}\0{\"x\":[1,2,3]} garbage", 25)),
+                    "invalid JSON");
 }
 
 TEST(SafetensorsFramingTest, DeepNestingIsRejectedWithoutStackOverflow) {
@@ -480,11 +489,18 @@ TEST(SafetensorsEntryTest, DuplicateFieldInsideEntry) {
   // reference (serde derive) rejects a repeated field in a tensor entry;
   // nlohmann::json keeps the last value silently, so two parsers can disagree
   // about where a tensor lives.
-  auto result = Parse(
-      R"({"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1],)"
-      R"("data_offsets":[1,2]}})",
-      2);
-  ExpectFormatError(result, "data_offsets");
+  // The last value of each repeated field makes a valid tensor, so only the
+  // repetition itself can be rejected.
+  ExpectFormatError(
+      Parse(R"({"t":{"dtype":"U8","shape":[2],"data_offsets":[0,2],)"
+            R"("data_offsets":[0,2]}})",
+            2),
+      "data_offsets");
+  ExpectFormatError(
+      Parse(R"({"t":{"dtype":"U8","shape":[1],"dtype":"F32",)"
+            R"("data_offsets":[0,4],"shape":[1]}})",
+            4),
+      "dtype");
 }
 
 TEST(SafetensorsEntryTest, EntryIsNotAnObject) {

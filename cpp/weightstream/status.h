@@ -14,14 +14,14 @@ namespace weightstream {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // A caller passed something unusable.
-  kNotFound,          // A file or tensor does not exist.
-  kPermissionDenied,  // The OS refused access.
-  kFormat,            // The bytes do not form a valid file of the format.
-  kIo,                // A read failed or came back short.
-  kResourceExhausted, // Out of memory or over a limit.
-  kCancelled,         // The operation was stopped by its owner.
-  kInternal,          // A bug in weightstream.
+  kInvalidArgument,    // A caller passed something unusable.
+  kNotFound,           // A file or tensor does not exist.
+  kPermissionDenied,   // The OS refused access.
+  kFormat,             // The bytes do not form a valid file of the format.
+  kIo,                 // A read failed or came back short.
+  kResourceExhausted,  // Out of memory or over a limit.
+  kCancelled,          // The operation was stopped by its owner.
+  kInternal,           // A bug in weightstream.
 };
 
 class [[nodiscard]] Status {
@@ -100,10 +100,10 @@ class [[nodiscard]] StatusOr {
 
 }  // namespace weightstream
 
-#define WS_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::weightstream::Status _ws_st = (expr);   \
-    if (!_ws_st.ok()) return _ws_st;          \
+#define WS_RETURN_IF_ERROR(expr)            \
+  do {                                      \
+    ::weightstream::Status _ws_st = (expr); \
+    if (!_ws_st.ok()) return _ws_st;        \
   } while (0)
 
 #define WS_CONCAT_INNER(a, b) a##b

@@ -56,15 +56,16 @@ Status TensorStreamer::Admit() {
     const uint64_t bytes = info.nbytes();
     // Over budget: wait, unless nothing is held (a tensor larger than the
     // whole budget must still go through, alone).
-    if (limit != 0 && held_bytes_ != 0 && bytes > limit - std::min(limit, held_bytes_)) {
+    if (limit != 0 && held_bytes_ != 0 &&
+        bytes > limit - std::min(limit, held_bytes_)) {
       break;
     }
     queued_.pop_front();
     auto buffer = HostBuffer::Allocate(bytes);
     if (!buffer.ok()) {
-      return Fail(ResourceExhaustedError(
-          file.source->name() + ": tensor '" + info.name + "': " +
-          buffer.status().message()));
+      return Fail(ResourceExhaustedError(file.source->name() + ": tensor '" +
+                                         info.name +
+                                         "': " + buffer.status().message()));
     }
     const uint64_t tag = next_tag_++;
     ReadRequest request{file.source, file.header.data_start + info.begin, bytes,
@@ -97,7 +98,8 @@ StatusOr<std::optional<StreamedTensor>> TensorStreamer::Next() {
   std::optional<ReadCompletion> done = engine_.WaitNext();
   if (!done) return Fail(InternalError("read engine lost a request"));
   auto it = in_flight_.find(done->tag);
-  if (it == in_flight_.end()) return Fail(InternalError("unknown read completed"));
+  if (it == in_flight_.end())
+    return Fail(InternalError("unknown read completed"));
   if (!done->status.ok()) {
     const SafetensorsFile& file = *files_[it->second.item.file_index];
     const TensorInfo& info = file.header.tensors[it->second.item.tensor_index];
@@ -111,9 +113,9 @@ StatusOr<std::optional<StreamedTensor>> TensorStreamer::Next() {
   held_bytes_ -= finished.bytes;
   // Keep the readers busy while the caller works on this tensor.
   WS_RETURN_IF_ERROR(Admit());
-  return std::optional<StreamedTensor>(StreamedTensor{
-      finished.item.file_index, finished.item.tensor_index,
-      std::move(finished.buffer)});
+  return std::optional<StreamedTensor>(
+      StreamedTensor{finished.item.file_index, finished.item.tensor_index,
+                     std::move(finished.buffer)});
 }
 
 }  // namespace weightstream

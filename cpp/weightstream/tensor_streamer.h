@@ -40,7 +40,7 @@ StatusOr<std::shared_ptr<const SafetensorsFile>> OpenSafetensors(
     std::shared_ptr<Source> source);
 
 struct StreamedTensor {
-  size_t file_index;  // Order of AddFile() calls.
+  size_t file_index;    // Order of AddFile() calls.
   size_t tensor_index;  // Index into that file's header.tensors.
   HostBuffer buffer;
 };

@@ -23,7 +23,8 @@ std::string WriteTempFile(std::string_view contents) {
   return templ;
 }
 
-std::string SafetensorsBytes(std::string_view header_json, std::string_view data) {
+std::string SafetensorsBytes(std::string_view header_json,
+                             std::string_view data) {
   std::string header(header_json);
   while (header.size() % 8 != 0) header += ' ';
   std::string out(8, '\0');
@@ -40,7 +41,8 @@ Status MemorySource::ReadAt(uint64_t offset, void* dst, size_t length) {
     return InvalidArgumentError(name_ + ": read outside the source");
   }
   if (offset + length > fail_from_.load()) {
-    return IoError(name_ + ": injected failure at offset " + std::to_string(offset));
+    return IoError(name_ + ": injected failure at offset " +
+                   std::to_string(offset));
   }
   if (offset + length > shrunk_to_.load()) {
     return IoError(name_ + ": unexpected end of file at offset " +

@@ -16,12 +16,14 @@
 
 namespace weightstream::testing {
 
-// Writes `contents` to a new file under $TEST_TMPDIR (or /tmp); returns its path.
+// Writes `contents` to a new file under $TEST_TMPDIR (or /tmp); returns its
+// path.
 std::string WriteTempFile(std::string_view contents);
 
 // Builds safetensors bytes: header JSON as given (padded with spaces to a
 // multiple of 8) followed by `data`.
-std::string SafetensorsBytes(std::string_view header_json, std::string_view data);
+std::string SafetensorsBytes(std::string_view header_json,
+                             std::string_view data);
 
 // An in-memory Source. Reads can be made to fail from a given offset on, to
 // exercise error paths without a real faulty disk.

@@ -145,7 +145,8 @@ def pack_safetensors(header: Any, data: bytes = b"", *, pad: bool = True) -> byt
 
 
 def raw_safetensors(
-    tensors: Iterable[tuple[str, str, list[int], bytes]] | Mapping[str, tuple[str, list[int], bytes]],
+    tensors: Iterable[tuple[str, str, list[int], bytes]]
+    | Mapping[str, tuple[str, list[int], bytes]],
     metadata: Mapping[str, str] | None = None,
 ) -> bytes:
     """A valid safetensors file: tensors laid out back to back in the given order.
@@ -248,7 +249,9 @@ def all_dtypes_file(path: os.PathLike[str] | str, rng: np.random.Generator) -> s
 # --------------------------------------------------------------------------
 
 
-def reference_tensors(path: os.PathLike[str] | str) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
+def reference_tensors(
+    path: os.PathLike[str] | str,
+) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
     """{name: (dtype, shape, bytes)} as the reference library parses the file."""
     with open(path, "rb") as f:
         content = f.read()

@@ -7,9 +7,8 @@ import os
 
 import numpy as np
 import pytest
-from conftest import np_bytes, save_numpy
-
 import weightstream as ws
+from conftest import np_bytes, save_numpy
 
 
 def _write_index(path, weight_map, metadata=None) -> str:

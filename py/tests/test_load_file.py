@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 import os
 import pathlib
+import sys
 import warnings
 
 import ml_dtypes
 import numpy as np
 import pytest
 import safetensors
+import weightstream as ws
 from conftest import (
     ALL_DTYPES,
     NUMPY_DTYPES,
@@ -30,8 +32,6 @@ from conftest import (
     torch_dtype,
     write_bytes,
 )
-
-import weightstream as ws
 
 # Dtypes safetensors' own numpy reader returns (it has no numpy type for F8/F4/F6).
 REFERENCE_NUMPY_DTYPES = [
@@ -132,9 +132,7 @@ def test_all_dtypes_in_one_file_warns_once(tmp_path, rng):
 
 def test_f4_odd_last_dimension_is_flat_bytes(tmp_path, rng):
     payload = random_bytes(rng, 6)
-    path = write_bytes(
-        tmp_path / "f4.safetensors", raw_safetensors([("t", "F4", [4, 3], payload)])
-    )
+    path = write_bytes(tmp_path / "f4.safetensors", raw_safetensors([("t", "F4", [4, 3], payload)]))
     with pytest.warns(ws.RawBytesWarning):
         array = ws.load_file(path)["t"]
     assert array.dtype == np.uint8
@@ -201,9 +199,8 @@ def test_torch_reference_written_file(tmp_path):
         "empty": torch.zeros(0, 3),
     }
     if hasattr(torch, "float4_e2m1fn_x2"):
-        tensors["f4"] = (
-            torch.randint(0, 256, (3, 4), dtype=torch.uint8, generator=g)
-            .view(torch.float4_e2m1fn_x2)
+        tensors["f4"] = torch.randint(0, 256, (3, 4), dtype=torch.uint8, generator=g).view(
+            torch.float4_e2m1fn_x2
         )
     path = save_torch(tmp_path / "pt.safetensors", tensors)
     loaded = ws.load_file(path, framework="pt")
@@ -429,6 +426,24 @@ def test_path_types(small_file):
     for p in (pathlib.Path(small_file), os.fsencode(small_file).decode()):
         loaded = ws.load_file(p)
         assert list(loaded) == list(expected)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs byte file names")
+def test_file_name_not_utf8(tmp_path, rng):
+    """Any name the OS accepts works, including bytes that are not UTF-8."""
+    array = rng.standard_normal(6).astype(np.float32)
+    directory = tmp_path / os.fsdecode(b"dir-\xff")
+    directory.mkdir()
+    path = os.path.join(directory, os.fsdecode(b"model-\xfe\xff.safetensors"))
+    save_numpy(path, {"a": array})
+    assert np_bytes(ws.load_file(path)["a"]) == array.tobytes()
+    assert np_bytes(ws.load_file(directory)["a"]) == array.tobytes()
+    with ws.open(path) as f:
+        assert np_bytes(f.get_tensor("a")) == array.tobytes()
+    # Errors about such a file still raise the right type.
+    write_bytes(path, b"123")
+    with pytest.raises(ws.FormatError):
+        ws.load_file(path)
 
 
 @pytest.mark.parametrize("framework", ["tensorflow", "jax", "", "NUMPY", None])

@@ -9,6 +9,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 import safetensors
+import weightstream as ws
 from conftest import (
     np_bytes,
     raw_safetensors,
@@ -17,8 +18,6 @@ from conftest import (
     torch_bytes,
     write_bytes,
 )
-
-import weightstream as ws
 
 
 @pytest.fixture
@@ -175,6 +174,10 @@ def test_raw_dtype_get_tensor_warns(tmp_path, rng):
             got = f.get_tensor("p")
         assert record[0].filename == __file__
         assert got.dtype == np.uint8 and got.tobytes() == payload
+        with pytest.warns(ws.RawBytesWarning, match="F6_E3M2") as record:
+            everything = f.get_tensors()
+        assert record[0].filename == __file__
+        assert everything["p"].tobytes() == payload
         sl = f.get_slice("p")
         assert sl.get_shape() == [12] and sl.get_dtype() == "F6_E3M2"
         with pytest.raises(ValueError, match="packed"):
@@ -257,6 +260,34 @@ def test_slices_3d_and_1d(slice_file):
             f, "v", tensors["v"], [np.s_[0:128], np.s_[5], np.s_[-1], np.s_[::-3], np.s_[4:2]]
         )
         _check_slices(f, "e", tensors["e"], [np.s_[:], np.s_[0:0], np.s_[..., 1:3]])
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_slices_with_zero_size_rows(tmp_path, framework):
+    if framework == "torch":
+        pytest.importorskip("torch")
+    tensors = {
+        "z": np.zeros((5, 0), np.float32),
+        "y": np.zeros((3, 0, 2), np.int8),
+        "a": np.arange(3, dtype=np.float32),
+    }
+    path = save_numpy(tmp_path / "z.safetensors", tensors)
+    keys = {
+        "z": [np.s_[1:3], np.s_[::-2], np.s_[4], np.s_[..., :], np.s_[2:1]],
+        "y": [np.s_[1], np.s_[::2, :, 1], np.s_[-1, ...]],
+        "a": [np.s_[1], np.s_[::-1], np.s_[...]],
+    }
+    with ws.open(path, framework=framework) as f:
+        for name, name_keys in keys.items():
+            sl = f.get_slice(name)
+            for key in name_keys:
+                want = np.asarray(tensors[name][key])
+                got = sl[key]
+                assert tuple(got.shape) == want.shape, (name, key)
+                if framework == "numpy":
+                    assert got.dtype == want.dtype and np_bytes(got) == want.tobytes()
+                else:
+                    assert torch_bytes(got) == want.tobytes(), (name, key)
 
 
 def test_slice_of_scalar(slice_file):

@@ -1,9 +1,9 @@
 """weightstream: fast, safe loading of model weights into memory.
 
-    import weightstream as ws
-    tensors = ws.load_file("model.safetensors")            # {name: numpy array}
-    with ws.open("model.safetensors") as f:
-        w = f.get_slice("lm_head.weight")[0:128]            # reads only those rows
+import weightstream as ws
+tensors = ws.load_file("model.safetensors")            # {name: numpy array}
+with ws.open("model.safetensors") as f:
+    w = f.get_slice("lm_head.weight")[0:128]            # reads only those rows
 """
 
 from __future__ import annotations

@@ -23,9 +23,7 @@ def framework(name: str) -> str:
 
 def device(name: str | None) -> None:
     if name not in (None, "cpu"):
-        raise ValueError(
-            f"device {name!r} is not supported: this build loads into CPU memory only"
-        )
+        raise ValueError(f"device {name!r} is not supported: this build loads into CPU memory only")
 
 
 def positive(name: str, value: int | None, default: int) -> int:

@@ -92,7 +92,9 @@ class SafetensorsStreamer:
         if s3_credentials is not None:
             raise ValueError("s3_credentials: object storage is not supported by this build")
         if device not in (None, "cpu"):
-            raise ValueError(f"device {device!r} is not supported: this build loads into CPU memory")
+            raise ValueError(
+                f"device {device!r} is not supported: this build loads into CPU memory"
+            )
         # is_distributed only changes how runai splits work between ranks; every
         # rank here reads what it asked for. owned=False is served as owned.
         self._inner.stream_files(paths, tensor_names=tensor_names)

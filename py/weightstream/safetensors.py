@@ -33,7 +33,8 @@ class TensorInfo:
 
 
 def _open_native(path: str) -> Any:
-    return _native.SafetensorsFile(path)
+    # Bytes, so that any file name the OS accepts reaches the core intact.
+    return _native.SafetensorsFile(os.fsencode(path))
 
 
 def _infos(native_file: Any) -> list[TensorInfo]:
@@ -110,9 +111,7 @@ def _read_all(
     for file_index, tensor_index, raw in done:
         info = infos[file_index][tensor_index]
         if info.name in found:
-            raise FormatError(
-                f"tensor {info.name!r} is in both {found[info.name]} and {info.file}"
-            )
+            raise FormatError(f"tensor {info.name!r} is in both {found[info.name]} and {info.file}")
         found[info.name] = info.file
         if _dtypes.is_raw(info.dtype, fw):
             raw_named.append((info.name, info.dtype))
@@ -300,9 +299,7 @@ class SafeOpen:
         try:
             return self._infos[name]
         except KeyError:
-            raise TensorNotFoundError(
-                f"{self._path}: no tensor named {name!r}"
-            ) from None
+            raise TensorNotFoundError(f"{self._path}: no tensor named {name!r}") from None
 
     def _read_ranges(self, info: TensorInfo, ranges: list[tuple[int, int]]) -> np.ndarray:
         files = self._check_open()
@@ -323,8 +320,11 @@ class SafeOpen:
         files = self._check_open()
         order = list(files.values())
         tensors, _ = _read_all(
-            order, [self._file_infos[f.path] for f in order], self._framework,
-            self._concurrency, self._chunk,
+            order,
+            [self._file_infos[f.path] for f in order],
+            self._framework,
+            self._concurrency,
+            self._chunk,
         )
         return tensors
 

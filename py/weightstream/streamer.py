@@ -63,9 +63,7 @@ class SafetensorsStreamer:
             raise ValueError("the streamer is closed")
         return self._native
 
-    def stream_file(
-        self, path: PathLike, tensor_names: Collection[str] | None = None
-    ) -> None:
+    def stream_file(self, path: PathLike, tensor_names: Collection[str] | None = None) -> None:
         self.stream_files([path], tensor_names=tensor_names)
 
     def stream_files(
