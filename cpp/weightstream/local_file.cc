@@ -70,7 +70,9 @@ class LocalFile final : public Source {
 StatusOr<std::shared_ptr<Source>> OpenLocalFile(const std::string& path) {
   int fd;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+    // rejected as not a regular file); it changes nothing for regular files.
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return OsError(errno, path + ": cannot open");
   struct stat st;

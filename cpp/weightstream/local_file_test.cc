@@ -95,9 +95,8 @@ TEST(LocalFileTest, CharacterDeviceIsInvalidArgument) {
 }
 
 TEST(LocalFileTest, FifoIsInvalidArgumentWithoutBlocking) {
-  // NOTE: fails against the library as of this writing; see the report.
-  // open(O_RDONLY) on a FIFO blocks until a writer appears, so OpenLocalFile
-  // hangs instead of returning kInvalidArgument. The test unblocks it itself.
+  // open(O_RDONLY) on a FIFO would block until a writer appears; OpenLocalFile
+  // must reject it at once. Should it hang, the test unblocks it itself.
   const std::string path = FreshPath("fifo");
   ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
   std::promise<Status> promise;

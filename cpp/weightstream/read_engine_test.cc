@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <future>
 #include <map>
 #include <memory>
@@ -161,8 +161,8 @@ TEST(ReadEngineTest, ManyRequestsManyThreadsSmallChunks) {
   std::vector<std::shared_ptr<Source>> sources;
   for (int i = 0; i < 3; ++i) {
     contents.push_back(RandomBytes((1 << 20) + 17 * i, 100 + i));
-    sources.push_back(std::make_shared<MemorySource>(
-        "mem" + std::to_string(i), contents.back()));
+    sources.push_back(std::make_shared<MemorySource>("mem" + std::to_string(i),
+                                                     contents.back()));
   }
   ReadEngine engine(Options(16, 4096));
   std::mt19937_64 rng(7);

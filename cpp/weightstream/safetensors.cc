@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <stdexcept>
 #include <unordered_set>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 
 namespace weightstream {
 namespace {
 
-using Json = nlohmann::json;
+// Ordered: __metadata__ is returned in file order.
+using Json = nlohmann::ordered_json;
 
 class HeaderError {
  public:
@@ -135,25 +138,44 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
     return error("NUL byte at byte offset " + std::to_string(8 + nul));
   }
 
-  // Top-level keys are tracked by the callback to reject duplicates, which a
-  // JSON object would otherwise silently collapse to the last value.
-  std::unordered_set<std::string> top_keys;
+  // The callback rejects repeated keys in any object (a JSON object would
+  // silently keep the last value, and two readers could disagree about where
+  // a tensor lives) and nesting beyond kMaxJsonDepth.
+  std::vector<std::unordered_set<std::string>> open_objects;
   std::string duplicate;
+  int duplicate_depth = 0;
   bool too_deep = false;
   Json root;
   try {
     root = Json::parse(
         body.begin(), body.end(),
         [&](int depth, Json::parse_event_t event, Json& parsed) {
-          if (depth > kMaxJsonDepth) {
-            too_deep = true;
-            throw std::runtime_error("depth");
-          }
-          if (event == Json::parse_event_t::key && depth == 1) {
-            const std::string& key = parsed.get_ref<const std::string&>();
-            if (!top_keys.insert(key).second && duplicate.empty()) {
-              duplicate = key;
-            }
+          switch (event) {
+            case Json::parse_event_t::object_start:
+            case Json::parse_event_t::array_start:
+              // `depth` counts the containers around this one.
+              if (depth >= kMaxJsonDepth) {
+                too_deep = true;
+                throw std::runtime_error("depth");
+              }
+              if (event == Json::parse_event_t::object_start) {
+                open_objects.emplace_back();
+              }
+              break;
+            case Json::parse_event_t::key:
+              if (!open_objects.back()
+                       .insert(parsed.get_ref<const std::string&>())
+                       .second &&
+                  duplicate.empty()) {
+                duplicate = parsed.get_ref<const std::string&>();
+                duplicate_depth = depth;
+              }
+              break;
+            case Json::parse_event_t::object_end:
+              open_objects.pop_back();
+              break;
+            default:
+              break;
           }
           return true;
         },
@@ -170,7 +192,12 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
     return error(std::string("invalid JSON: ") + e.what());
   }
   if (!duplicate.empty()) {
-    return error("tensor name " + Quote(duplicate) + " appears more than once");
+    if (duplicate_depth == 1) {
+      return error("tensor name " + Quote(duplicate) +
+                   " appears more than once");
+    }
+    return error("key " + Quote(duplicate) +
+                 " appears more than once in one JSON object");
   }
   if (!root.is_object()) return error("the JSON header is not an object");
 

@@ -62,9 +62,10 @@ struct TestFile {
 
 // Lays the tensors out in the given order; the JSON lists them in reverse so
 // that the parser's sorting is exercised too.
-TestFile MakeFile(const std::string& name, const std::vector<TensorSpec>& specs,
-                  uint64_t seed = 1,
-                  std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
+TestFile MakeFile(
+    const std::string& name, const std::vector<TensorSpec>& specs,
+    uint64_t seed = 1,
+    std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
   std::mt19937_64 rng(seed);
   TestFile out;
   std::vector<std::string> entries;
@@ -146,9 +147,9 @@ void ExpectStreamed(const std::vector<StreamedTensor>& got,
     const std::string& expected = files[t.file_index]->expected.at(name);
     ASSERT_EQ(t.buffer.size(), expected.size());
     ASSERT_NE(t.buffer.data(), nullptr);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.buffer.data()) %
-                  HostBuffer::kAlignment,
-              0u);
+    EXPECT_EQ(
+        reinterpret_cast<uintptr_t>(t.buffer.data()) % HostBuffer::kAlignment,
+        0u);
     EXPECT_EQ(std::memcmp(t.buffer.data(), expected.data(), expected.size()),
               0);
   }
@@ -197,8 +198,8 @@ TEST(TensorStreamerTest, EmptyStreamerYieldsNothing) {
 }
 
 TEST(TensorStreamerTest, StreamsEveryTensorOfTwoFilesExactlyOnce) {
-  TestFile a = MakeFile("a.safetensors", ManyTensors(20, {1, 4096, 10000, 77}),
-                        1);
+  TestFile a =
+      MakeFile("a.safetensors", ManyTensors(20, {1, 4096, 10000, 77}), 1);
   TestFile b = MakeFile("b.safetensors",
                         {Bytes("w", 50000), Bytes("t3", 3), Bytes("z", 0)}, 2);
   TensorStreamer streamer(Options(0));
@@ -219,12 +220,12 @@ TEST(TensorStreamerTest, StreamsEveryTensorOfTwoFilesExactlyOnce) {
 }
 
 TEST(TensorStreamerTest, MixedDtypesScalarsAndEmptyTensors) {
-  TestFile f = MakeFile("mixed.safetensors",
-                        {TensorSpec{"scalar", "F64", "", 8},
-                         TensorSpec{"empty", "F32", "0,3", 0},
-                         TensorSpec{"packed", "F4", "5,2", 5},
-                         TensorSpec{"f6", "F6_E2M3", "4", 3},
-                         TensorSpec{"bf", "BF16", "3,7", 42}});
+  TestFile f =
+      MakeFile("mixed.safetensors", {TensorSpec{"scalar", "F64", "", 8},
+                                     TensorSpec{"empty", "F32", "0,3", 0},
+                                     TensorSpec{"packed", "F4", "5,2", 5},
+                                     TensorSpec{"f6", "F6_E2M3", "4", 3},
+                                     TensorSpec{"bf", "BF16", "3,7", 42}});
   ASSERT_NE(f.file, nullptr);
   TensorStreamer streamer(Options(0));
   ASSERT_TRUE(streamer.AddFile(f.file).ok());
@@ -248,7 +249,8 @@ TEST(TensorStreamerTest, SingleThreadHandsTensorsOutInFileOrder) {
   ASSERT_TRUE(streamer.AddFile(b.file, {3, 0, 2, 1}).ok());
   std::vector<StreamedTensor> got = StreamAll(streamer);
   std::vector<std::pair<size_t, size_t>> order;
-  for (const StreamedTensor& t : got) order.emplace_back(t.file_index, t.tensor_index);
+  for (const StreamedTensor& t : got)
+    order.emplace_back(t.file_index, t.tensor_index);
   std::vector<std::pair<size_t, size_t>> want;
   for (size_t i = 0; i < 6; ++i) want.emplace_back(0, i);
   for (size_t i = 0; i < 4; ++i) want.emplace_back(1, i);
@@ -361,9 +363,9 @@ TEST(TensorStreamerMemoryTest, LimitEqualToTheLargestTensorStreamsOneByOne) {
 }
 
 TEST(TensorStreamerMemoryTest, TensorLargerThanTheLimitStreamsAlone) {
-  TestFile f = MakeFile("big.safetensors",
-                        {Bytes("small0", 100), Bytes("huge", 10000),
-                         Bytes("small1", 100), Bytes("small2", 50)});
+  TestFile f =
+      MakeFile("big.safetensors", {Bytes("small0", 100), Bytes("huge", 10000),
+                                   Bytes("small1", 100), Bytes("small2", 50)});
   TensorStreamer streamer(Options(1000));
   ASSERT_TRUE(streamer.AddFile(f.file).ok());
   ExpectStreamed(StreamAll(streamer), {&f}, AllOf(0, f));
@@ -412,8 +414,7 @@ TEST(TensorStreamerErrorTest, ReadFailureNamesTheTensorAndStopsTheStream) {
       got.push_back(std::move(**next));
     }
   }
-  ExpectStreamed(got, {&f},
-                 {{0, "t0"}, {0, "t1"}, {0, "t2"}, {0, "t3"}});
+  ExpectStreamed(got, {&f}, {{0, "t0"}, {0, "t1"}, {0, "t2"}, {0, "t3"}});
   EXPECT_EQ(error.code(), StatusCode::kIo);
   EXPECT_THAT(error.message(), HasSubstr("'t4'"));
   EXPECT_THAT(error.message(), HasSubstr("flaky.safetensors"));
