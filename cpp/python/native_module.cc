@@ -35,10 +35,14 @@ py::array ToArray(HostBuffer buffer) {
   return py::array(py::dtype("uint8"), {n}, {py::ssize_t{1}}, data, owner);
 }
 
-ReadEngineOptions EngineOptions(int threads, uint64_t chunk_bytes) {
+// Zero or negative values keep the engine's defaults.
+ReadEngineOptions EngineOptions(int threads, uint64_t chunk_bytes,
+                                int64_t prefetch_bytes = -1) {
   ReadEngineOptions o;
   if (threads > 0) o.threads = threads;
   if (chunk_bytes > 0) o.chunk_bytes = chunk_bytes;
+  if (prefetch_bytes >= 0)
+    o.prefetch_bytes = static_cast<uint64_t>(prefetch_bytes);
   return o;
 }
 
@@ -152,9 +156,11 @@ class PyFile {
 
 class PyStreamer {
  public:
-  PyStreamer(int threads, uint64_t chunk_bytes, uint64_t memory_limit)
+  PyStreamer(int threads, uint64_t chunk_bytes, uint64_t memory_limit,
+             int64_t prefetch_bytes)
       : streamer_(std::make_unique<TensorStreamer>(TensorStreamerOptions{
-            EngineOptions(threads, chunk_bytes), memory_limit})) {}
+            EngineOptions(threads, chunk_bytes, prefetch_bytes),
+            memory_limit})) {}
 
   size_t Add(const PyFile& file, std::optional<std::vector<size_t>> tensors) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -251,8 +257,9 @@ PYBIND11_MODULE(_native, m) {
            py::arg("threads") = 0, py::arg("chunk_bytes") = 0);
 
   py::class_<PyStreamer>(m, "Streamer")
-      .def(py::init<int, uint64_t, uint64_t>(), py::arg("threads") = 0,
-           py::arg("chunk_bytes") = 0, py::arg("memory_limit") = 0)
+      .def(py::init<int, uint64_t, uint64_t, int64_t>(), py::arg("threads") = 0,
+           py::arg("chunk_bytes") = 0, py::arg("memory_limit") = 0,
+           py::arg("prefetch_bytes") = -1)
       .def("add", &PyStreamer::Add, py::arg("file"),
            py::arg("tensors") = py::none())
       .def("next", &PyStreamer::Next)
