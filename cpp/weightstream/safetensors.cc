@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -280,6 +280,15 @@ StatusOr<SafetensorsHeader> ReadSafetensorsHeader(Source& source) {
   std::string json(n, '\0');
   WS_RETURN_IF_ERROR(source.ReadAt(8, json.data(), n));
   return ParseSafetensorsHeader(json, size, name);
+}
+
+StatusOr<std::shared_ptr<const SafetensorsFile>> OpenSafetensors(
+    std::shared_ptr<Source> source) {
+  WS_ASSIGN_OR_RETURN(SafetensorsHeader header, ReadSafetensorsHeader(*source));
+  auto file = std::make_shared<SafetensorsFile>();
+  file->source = std::move(source);
+  file->header = std::move(header);
+  return std::shared_ptr<const SafetensorsFile>(std::move(file));
 }
 
 }  // namespace weightstream

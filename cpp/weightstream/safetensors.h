@@ -12,6 +12,7 @@
 #define WEIGHTSTREAM_SAFETENSORS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,16 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
 // Reads the length prefix and header from `source` and parses them.
 // Errors: kFormat for invalid files, kIo for failed reads.
 StatusOr<SafetensorsHeader> ReadSafetensorsHeader(Source& source);
+
+// A parsed file: its source and header, shared by whoever reads it.
+struct SafetensorsFile {
+  std::shared_ptr<Source> source;
+  SafetensorsHeader header;
+};
+
+// Reads and parses the header of `source`.
+StatusOr<std::shared_ptr<const SafetensorsFile>> OpenSafetensors(
+    std::shared_ptr<Source> source);
 
 }  // namespace weightstream
 

@@ -6,15 +6,6 @@
 
 namespace weightstream {
 
-StatusOr<std::shared_ptr<const SafetensorsFile>> OpenSafetensors(
-    std::shared_ptr<Source> source) {
-  WS_ASSIGN_OR_RETURN(SafetensorsHeader header, ReadSafetensorsHeader(*source));
-  auto file = std::make_shared<SafetensorsFile>();
-  file->source = std::move(source);
-  file->header = std::move(header);
-  return std::shared_ptr<const SafetensorsFile>(std::move(file));
-}
-
 TensorStreamer::TensorStreamer(TensorStreamerOptions options)
     : options_(options), engine_(options.engine) {}
 
@@ -26,23 +17,45 @@ TensorStreamer::~TensorStreamer() {
 
 StatusOr<size_t> TensorStreamer::AddFile(
     std::shared_ptr<const SafetensorsFile> file, std::vector<size_t> tensors) {
-  if (!error_.ok()) return error_;
-  const size_t count = file->header.tensors.size();
+  const std::vector<TensorInfo>& infos = file->header.tensors;
   if (tensors.empty()) {
-    tensors.resize(count);
-    for (size_t i = 0; i < count; ++i) tensors[i] = i;
+    tensors.resize(infos.size());
+    for (size_t i = 0; i < infos.size(); ++i) tensors[i] = i;
   }
+  std::vector<StreamItem> items;
+  items.reserve(tensors.size());
   for (size_t t : tensors) {
-    if (t >= count) {
+    if (t >= infos.size()) {
       return InvalidArgumentError(file->source->name() + ": tensor index " +
                                   std::to_string(t) + " out of range");
     }
+    items.push_back(StreamItem{file->header.data_start + infos[t].begin,
+                               infos[t].nbytes(), t, infos[t].name});
   }
-  // Read in file order whatever order the caller named them in.
-  std::sort(tensors.begin(), tensors.end());
-  const size_t file_index = files_.size();
-  files_.push_back(std::move(file));
-  for (size_t t : tensors) queued_.push_back(Item{file_index, t});
+  return AddSource(file->source, std::move(items));
+}
+
+StatusOr<size_t> TensorStreamer::AddSource(std::shared_ptr<Source> source,
+                                           std::vector<StreamItem> items) {
+  if (!error_.ok()) return error_;
+  for (const StreamItem& item : items) {
+    if (!RangeWithin(item.offset, item.length, source->size())) {
+      return InvalidArgumentError(
+          source->name() + ": tensor '" + item.name + "' (" +
+          std::to_string(item.length) + " bytes at offset " +
+          std::to_string(item.offset) + ") lies outside the file");
+    }
+  }
+  // Read in file order whatever order the caller listed them in.
+  std::stable_sort(items.begin(), items.end(),
+                   [](const StreamItem& a, const StreamItem& b) {
+                     return a.offset < b.offset;
+                   });
+  const size_t file_index = sources_.size();
+  sources_.push_back(std::move(source));
+  for (StreamItem& item : items) {
+    queued_.push_back(Item{file_index, std::move(item)});
+  }
   WS_RETURN_IF_ERROR(Admit());
   return file_index;
 }
@@ -50,27 +63,26 @@ StatusOr<size_t> TensorStreamer::AddFile(
 Status TensorStreamer::Admit() {
   const uint64_t limit = options_.memory_limit;
   while (!queued_.empty()) {
-    const Item item = queued_.front();
-    const SafetensorsFile& file = *files_[item.file_index];
-    const TensorInfo& info = file.header.tensors[item.tensor_index];
-    const uint64_t bytes = info.nbytes();
+    const uint64_t bytes = queued_.front().stream.length;
     // Over budget: wait, unless nothing is held (a tensor larger than the
     // whole budget must still go through, alone).
     if (limit != 0 && held_bytes_ != 0 &&
         bytes > limit - std::min(limit, held_bytes_)) {
       break;
     }
+    Item item = std::move(queued_.front());
     queued_.pop_front();
+    const std::shared_ptr<Source>& source = sources_[item.file_index];
     auto buffer = HostBuffer::Allocate(bytes);
     if (!buffer.ok()) {
-      return Fail(ResourceExhaustedError(file.source->name() + ": tensor '" +
-                                         info.name +
+      return Fail(ResourceExhaustedError(source->name() + ": tensor '" +
+                                         item.stream.name +
                                          "': " + buffer.status().message()));
     }
     const uint64_t tag = next_tag_++;
-    ReadRequest request{file.source, file.header.data_start + info.begin, bytes,
-                        buffer->data(), tag};
-    in_flight_.emplace(tag, InFlight{item, std::move(buffer).value(), bytes});
+    ReadRequest request{source, item.stream.offset, bytes, buffer->data(), tag};
+    in_flight_.emplace(
+        tag, InFlight{std::move(item), std::move(buffer).value(), bytes});
     held_bytes_ += bytes;
     peak_held_bytes_ = std::max(peak_held_bytes_, held_bytes_);
     engine_.Submit(std::move(request));
@@ -101,10 +113,9 @@ StatusOr<std::optional<StreamedTensor>> TensorStreamer::Next() {
   if (it == in_flight_.end())
     return Fail(InternalError("unknown read completed"));
   if (!done->status.ok()) {
-    const SafetensorsFile& file = *files_[it->second.item.file_index];
-    const TensorInfo& info = file.header.tensors[it->second.item.tensor_index];
-    Status s(done->status.code(),
-             done->status.message() + " (reading tensor '" + info.name + "')");
+    Status s(done->status.code(), done->status.message() +
+                                      " (reading tensor '" +
+                                      it->second.item.stream.name + "')");
     s.set_os_errno(done->status.os_errno());
     return Fail(std::move(s));
   }
@@ -114,7 +125,7 @@ StatusOr<std::optional<StreamedTensor>> TensorStreamer::Next() {
   // Keep the readers busy while the caller works on this tensor.
   WS_RETURN_IF_ERROR(Admit());
   return std::optional<StreamedTensor>(
-      StreamedTensor{finished.item.file_index, finished.item.tensor_index,
+      StreamedTensor{finished.item.file_index, finished.item.stream.id,
                      std::move(finished.buffer)});
 }
 

@@ -1,5 +1,7 @@
-// Streams the tensors of safetensors files into freshly allocated buffers,
+// Streams tensors -- byte ranges of sources -- into freshly allocated buffers,
 // handing each one out as soon as it is complete, under a memory budget.
+// Formats only describe where their tensors are (AddSource); safetensors files
+// have a shortcut (AddFile).
 //
 // The budget bounds the bytes the streamer holds: tensors being read plus
 // tensors read but not yet handed out. A tensor handed out belongs to the
@@ -16,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -29,19 +32,19 @@
 
 namespace weightstream {
 
-// One parsed file, shared between the streamer and whoever opened it.
-struct SafetensorsFile {
-  std::shared_ptr<Source> source;
-  SafetensorsHeader header;
+// One tensor to stream: `length` bytes at `offset` of the source.
+struct StreamItem {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  // The caller's identifier, returned as StreamedTensor::tensor_index.
+  size_t id = 0;
+  // For error messages.
+  std::string name;
 };
 
-// Opens and parses a safetensors file from a source.
-StatusOr<std::shared_ptr<const SafetensorsFile>> OpenSafetensors(
-    std::shared_ptr<Source> source);
-
 struct StreamedTensor {
-  size_t file_index;    // Order of AddFile() calls.
-  size_t tensor_index;  // Index into that file's header.tensors.
+  size_t file_index;    // Order of AddSource()/AddFile() calls.
+  size_t tensor_index;  // The item's id (for AddFile: index in header.tensors).
   HostBuffer buffer;
 };
 
@@ -55,9 +58,14 @@ class TensorStreamer {
   explicit TensorStreamer(TensorStreamerOptions options);
   ~TensorStreamer();
 
-  // Queues tensors of `file` (the indices into header.tensors, or all if
-  // `tensors` is empty) and starts reading as the budget allows.
-  // Returns the file index used in StreamedTensor.
+  // Queues `items` of `source` (read in offset order) and starts reading as
+  // the budget allows. Returns the file index used in StreamedTensor.
+  // Errors: kInvalidArgument if an item lies outside the source.
+  StatusOr<size_t> AddSource(std::shared_ptr<Source> source,
+                             std::vector<StreamItem> items);
+
+  // AddSource for tensors of a safetensors file: the indices into
+  // header.tensors, or all of them if `tensors` is empty.
   StatusOr<size_t> AddFile(std::shared_ptr<const SafetensorsFile> file,
                            std::vector<size_t> tensors = {});
 
@@ -73,7 +81,7 @@ class TensorStreamer {
  private:
   struct Item {
     size_t file_index;
-    size_t tensor_index;
+    StreamItem stream;
   };
   struct InFlight {
     Item item;
@@ -86,7 +94,7 @@ class TensorStreamer {
   Status Fail(Status status);
 
   const TensorStreamerOptions options_;
-  std::vector<std::shared_ptr<const SafetensorsFile>> files_;
+  std::vector<std::shared_ptr<Source>> sources_;
   std::deque<Item> queued_;
   std::unordered_map<uint64_t, InFlight> in_flight_;
   uint64_t next_tag_ = 0;
