@@ -18,7 +18,9 @@
 #include "cpp/python/bindings.h"
 #include "cpp/python/buffers.h"
 #include "cpp/python/status_to_python.h"
+#include "cpp/weightstream/file_hasher.h"
 #include "cpp/weightstream/host_buffer.h"
+#include "cpp/weightstream/integrity.h"
 #include "cpp/weightstream/local_file.h"
 #include "cpp/weightstream/read_engine.h"
 #include "cpp/weightstream/safetensors.h"
@@ -173,32 +175,65 @@ class PyStreamer {
   // Every remaining tensor, as a list of Next() tuples. The GIL is released
   // while reading and taken back between tensors only to notice Ctrl-C, which
   // stops the stream and frees what was read.
-  py::list Drain() {
+  py::list Drain() { return DrainHashed(std::nullopt)[0]; }
+
+  // Drain(), and the SHA-256 of file `hash_file` (None if not asked),
+  // computed from the tensors' buffers as they arrive plus the bytes between
+  // them read from the file: the file is read once.
+  py::tuple DrainHashed(std::optional<size_t> hash_file) {
     std::lock_guard<std::mutex> lock(mu_);
     Check();
+    std::optional<FileHasher> hasher;
+    if (hash_file) {
+      if (*hash_file >= streamer_->file_count()) {
+        RaiseStatus(InvalidArgumentError(
+            "no file " + std::to_string(*hash_file) + " in this stream"));
+      }
+      hasher.emplace(streamer_->source(*hash_file),
+                     streamer_->ranges(*hash_file));
+    }
     std::vector<StreamedTensor> done;
+    Status status;
+    std::string digest;
     for (;;) {
-      StatusOr<std::optional<StreamedTensor>> next = [&] {
+      bool finished = false;
+      {
         py::gil_scoped_release release;
-        return streamer_->Next();
-      }();
+        StatusOr<std::optional<StreamedTensor>> next = streamer_->Next();
+        if (!next.ok()) {
+          status = next.status();
+        } else if (!next->has_value()) {
+          finished = true;
+          if (hasher) {
+            StatusOr<std::string> d = hasher->Finish();
+            if (d.ok()) digest = *d;
+            status = d.status();
+          }
+        } else {
+          StreamedTensor& t = done.emplace_back(std::move(**next));
+          if (hasher && t.file_index == *hash_file) {
+            status = hasher->Add(t.offset, t.buffer.size(), t.buffer.data());
+          }
+        }
+      }
       bool interrupted = PyErr_CheckSignals() != 0;
-      if (interrupted || !next.ok()) {
+      if (interrupted || !status.ok()) {
         py::gil_scoped_release release;
         done.clear();
-        if (interrupted) streamer_.reset();
+        streamer_.reset();
       }
       if (interrupted) throw py::error_already_set();
-      if (!next.ok()) RaiseStatus(next.status());
-      if (!next->has_value()) break;
-      done.push_back(std::move(**next));
+      OkOrRaise(status);
+      if (finished) break;
     }
     py::list out;
     for (StreamedTensor& t : done) {
       out.append(py::make_tuple(t.file_index, t.tensor_index,
                                 ToArray(std::move(t.buffer))));
     }
-    return out;
+    return py::make_tuple(std::move(out), hash_file
+                                              ? py::object(py::str(digest))
+                                              : py::object(py::none()));
   }
 
   uint64_t peak_held_bytes() const {
@@ -223,6 +258,20 @@ class PyStreamer {
 }  // namespace
 
 void RegisterSafetensors(py::module_& m) {
+  m.def(
+      "sha256_file",
+      [](const std::string& path, int threads, uint64_t chunk_bytes) {
+        StatusOr<std::string> digest = [&]() -> StatusOr<std::string> {
+          py::gil_scoped_release release;
+          WS_ASSIGN_OR_RETURN(std::shared_ptr<Source> source,
+                              OpenLocalFile(path));
+          return Sha256OfSource(std::move(source),
+                                EngineOptions(threads, chunk_bytes));
+        }();
+        return ValueOrRaise(std::move(digest));
+      },
+      py::arg("path"), py::arg("threads") = 0, py::arg("chunk_bytes") = 0,
+      "Hex SHA-256 of a whole file, read in parallel in bounded memory.");
   m.attr("MAX_HEADER_BYTES") = kMaxSafetensorsHeaderBytes;
   py::class_<PyFile, std::shared_ptr<PyFile>>(m, "SafetensorsFile")
       .def(py::init(&PyFile::Open), py::arg("path"))
@@ -242,6 +291,7 @@ void RegisterSafetensors(py::module_& m) {
            py::arg("tensors") = py::none())
       .def("next", &PyStreamer::Next)
       .def("drain", &PyStreamer::Drain)
+      .def("drain_hashed", &PyStreamer::DrainHashed, py::arg("file_index"))
       .def_property_readonly("peak_held_bytes", &PyStreamer::peak_held_bytes)
       .def("close", &PyStreamer::Close);
 }

@@ -53,6 +53,11 @@ StatusOr<size_t> TensorStreamer::AddSource(std::shared_ptr<Source> source,
                    });
   const size_t file_index = sources_.size();
   sources_.push_back(std::move(source));
+  std::vector<std::pair<uint64_t, uint64_t>>& ranges = ranges_.emplace_back();
+  ranges.reserve(items.size());
+  for (const StreamItem& item : items) {
+    ranges.emplace_back(item.offset, item.length);
+  }
   for (StreamItem& item : items) {
     queued_.push_back(Item{file_index, std::move(item)});
   }
@@ -126,7 +131,7 @@ StatusOr<std::optional<StreamedTensor>> TensorStreamer::Next() {
   WS_RETURN_IF_ERROR(Admit());
   return std::optional<StreamedTensor>(
       StreamedTensor{finished.item.file_index, finished.item.stream.id,
-                     std::move(finished.buffer)});
+                     finished.item.stream.offset, std::move(finished.buffer)});
 }
 
 }  // namespace weightstream

@@ -18,10 +18,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <string>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cpp/weightstream/host_buffer.h"
@@ -45,6 +46,7 @@ struct StreamItem {
 struct StreamedTensor {
   size_t file_index;    // Order of AddSource()/AddFile() calls.
   size_t tensor_index;  // The item's id (for AddFile: index in header.tensors).
+  uint64_t offset;      // Where the bytes came from in the source.
   HostBuffer buffer;
 };
 
@@ -73,6 +75,17 @@ class TensorStreamer {
   // tensor has been handed out. Safe to call without any interpreter lock.
   StatusOr<std::optional<StreamedTensor>> Next();
 
+  // The source of a file index, and the (offset, length) of every item added
+  // for it, in offset order (e.g. to verify the whole file as it streams).
+  size_t file_count() const { return sources_.size(); }
+  const std::shared_ptr<Source>& source(size_t file_index) const {
+    return sources_[file_index];
+  }
+  const std::vector<std::pair<uint64_t, uint64_t>>& ranges(
+      size_t file_index) const {
+    return ranges_[file_index];
+  }
+
   // Bytes currently held (in flight or complete, not handed out).
   uint64_t held_bytes() const { return held_bytes_; }
   // The most bytes held at any time.
@@ -95,6 +108,7 @@ class TensorStreamer {
 
   const TensorStreamerOptions options_;
   std::vector<std::shared_ptr<Source>> sources_;
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> ranges_;
   std::deque<Item> queued_;
   std::unordered_map<uint64_t, InFlight> in_flight_;
   uint64_t next_tag_ = 0;

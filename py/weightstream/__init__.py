@@ -11,16 +11,19 @@ from __future__ import annotations
 from ._version import __version__
 from .errors import (
     FormatError,
+    IntegrityError,
     RawBytesWarning,
     ReadError,
     TensorNotFoundError,
     WeightstreamError,
 )
 from .safetensors import SafeOpen, TensorInfo, TensorSlice, load_file, open, safe_open
+from .integrity import sha256_file, verify
 from .streamer import SafetensorsStreamer
 
 __all__ = [
     "FormatError",
+    "IntegrityError",
     "RawBytesWarning",
     "ReadError",
     "SafeOpen",
@@ -33,4 +36,6 @@ __all__ = [
     "load_file",
     "open",
     "safe_open",
+    "sha256_file",
+    "verify",
 ]

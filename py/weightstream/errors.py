@@ -20,6 +20,10 @@ class ReadError(WeightstreamError, OSError):
     """Reading failed or returned fewer bytes than the file promised."""
 
 
+class IntegrityError(WeightstreamError, ValueError):
+    """The bytes read do not have the SHA-256 the caller expected."""
+
+
 class TensorNotFoundError(WeightstreamError, KeyError):
     """A tensor name that the file does not contain."""
 
@@ -33,6 +37,7 @@ class RawBytesWarning(UserWarning):
 
 __all__ = [
     "FormatError",
+    "IntegrityError",
     "RawBytesWarning",
     "ReadError",
     "TensorNotFoundError",

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _checkpoint, _dtypes, _native, _options
+from . import _checkpoint, _dtypes, _native, _options, integrity
 from .errors import FormatError, TensorNotFoundError
 
 PathLike = str | os.PathLike[str]
@@ -58,6 +58,7 @@ def load_file(
     device: str | None = "cpu",
     concurrency: int | None = None,
     chunk_size: int | None = None,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
     """Load every tensor of a safetensors file, directory or index.
 
@@ -68,6 +69,8 @@ def load_file(
         device: only ``"cpu"`` for now.
         concurrency: reads in flight (default 8).
         chunk_size: largest single read in bytes (default 16 MiB).
+        sha256: the expected SHA-256 (hex) of the file, checked while it
+            loads (the file is still read once). Only for a single file.
 
     Returns:
         ``{name: array}`` with C-contiguous, writable arrays that own their
@@ -78,10 +81,18 @@ def load_file(
             shards disagree, or a tensor name appears in two shards.
         FileNotFoundError, PermissionError, ReadError: the files could not be
             read in full.
+        IntegrityError: the file's SHA-256 is not `sha256`; nothing is
+            returned.
     """
     fw = _options.framework(framework)
     _options.device(device)
+    expected = None if sha256 is None else integrity.normalize_sha256(sha256)
     checkpoint = _checkpoint.resolve(path)
+    if expected is not None and len(checkpoint.files) != 1:
+        raise ValueError(
+            f"{os.fspath(path)}: sha256 verifies one file, but this is "
+            f"{len(checkpoint.files)} files; verify each with weightstream.verify()"
+        )
     files = [_open_native(f) for f in checkpoint.files]
     tensors, found = _read_all(
         files,
@@ -89,20 +100,34 @@ def load_file(
         fw,
         _options.positive("concurrency", concurrency, _options.DEFAULT_CONCURRENCY),
         _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES),
+        expected,
     )
     _checkpoint.check_index(checkpoint, found)
     return tensors
 
 
 def _read_all(
-    files: list[Any], infos: list[list[TensorInfo]], fw: str, concurrency: int, chunk: int
+    files: list[Any],
+    infos: list[list[TensorInfo]],
+    fw: str,
+    concurrency: int,
+    chunk: int,
+    sha256: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Stream every tensor of `files`; returns ({name: array}, {name: file})."""
+    """Stream every tensor of `files`; returns ({name: array}, {name: file}).
+
+    With `sha256`, the first file's digest is computed as it streams and
+    checked before any array is handed back.
+    """
     streamer = _native.Streamer(concurrency, chunk, 0)
     try:
         for f in files:
             streamer.add(f)
-        done = streamer.drain()
+        if sha256 is None:
+            done = streamer.drain()
+        else:
+            done, digest = streamer.drain_hashed(0)
+            integrity.check(files[0].path, sha256, digest)
     finally:
         streamer.close()
     found: dict[str, str] = {}
