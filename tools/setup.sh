@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${WEIGHTSTREAM_PYTHON:-python3}
-APT_PACKAGES=(bazel-bootstrap nlohmann-json3-dev googletest libssl-dev nginx-light clang libclang-rt-14-dev)
+APT_PACKAGES=(bazel-bootstrap nlohmann-json3-dev googletest libssl-dev openssl nginx-light clang libclang-rt-14-dev)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pytest
 import safetensors.numpy
-
 import weightstream as ws
 
 

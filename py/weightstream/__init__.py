@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from ._version import __version__
 from .errors import (
+    DownloadError,
     FormatError,
+    HTTPStatusError,
     IntegrityError,
     RawBytesWarning,
     ReadError,
     TensorNotFoundError,
     WeightstreamError,
 )
-from .safetensors import SafeOpen, TensorInfo, TensorSlice, load_file, open, safe_open
+from .fetcher import fetch
 from .integrity import sha256_file, verify
+from .safetensors import SafeOpen, TensorInfo, TensorSlice, load_file, open, safe_open
 from .streamer import SafetensorsStreamer
 
 __all__ = [
+    "DownloadError",
     "FormatError",
+    "HTTPStatusError",
     "IntegrityError",
     "RawBytesWarning",
     "ReadError",
@@ -33,6 +38,7 @@ __all__ = [
     "TensorSlice",
     "WeightstreamError",
     "__version__",
+    "fetch",
     "load_file",
     "open",
     "safe_open",

@@ -7,6 +7,9 @@ Messages name the file and, where it matters, the byte offset.
 
 from __future__ import annotations
 
+import errno
+from typing import Any
+
 
 class WeightstreamError(Exception):
     """Base class of weightstream's own exceptions."""
@@ -18,6 +21,35 @@ class FormatError(WeightstreamError, ValueError):
 
 class ReadError(WeightstreamError, OSError):
     """Reading failed or returned fewer bytes than the file promised."""
+
+
+class DownloadError(WeightstreamError, OSError):
+    """A download failed: the server could not be reached, kept failing, or TLS failed."""
+
+    def __init__(self, message: str) -> None:
+        # Overriding __init__ stops OSError from reading the arguments as (errno, strerror).
+        super().__init__(message)
+
+
+class HTTPStatusError(DownloadError):
+    """The server answered with an HTTP error status (``.status``)."""
+
+    def __init__(self, message: str, status: int, url: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url  # redacted
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # OSError pickles only its args; keep status and url across processes.
+        return (type(self), (self.args[0], self.status, self.url))
+
+
+class RemoteFileNotFoundError(HTTPStatusError, FileNotFoundError):
+    """HTTP 404: the URL names no file."""
+
+    def __init__(self, message: str, status: int, url: str) -> None:
+        super().__init__(message, status, url)
+        self.errno = errno.ENOENT
 
 
 class IntegrityError(WeightstreamError, ValueError):
@@ -36,10 +68,13 @@ class RawBytesWarning(UserWarning):
 
 
 __all__ = [
+    "DownloadError",
     "FormatError",
+    "HTTPStatusError",
     "IntegrityError",
     "RawBytesWarning",
     "ReadError",
+    "RemoteFileNotFoundError",
     "TensorNotFoundError",
     "WeightstreamError",
 ]
