@@ -11,6 +11,11 @@ py::array ToArray(HostBuffer buffer) {
   return py::array(py::dtype("uint8"), {n}, {py::ssize_t{1}}, data, owner);
 }
 
+py::str PathToPython(const std::string& path) {
+  return py::reinterpret_steal<py::str>(PyUnicode_DecodeFSDefaultAndSize(
+      path.data(), static_cast<Py_ssize_t>(path.size())));
+}
+
 ReadEngineOptions EngineOptions(int threads, uint64_t chunk_bytes,
                                 int64_t prefetch_bytes) {
   ReadEngineOptions o;

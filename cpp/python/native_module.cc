@@ -7,4 +7,5 @@
 PYBIND11_MODULE(_native, m) {
   m.doc() = "weightstream native core (internal; use the weightstream package)";
   weightstream::python::RegisterSafetensors(m);
+  weightstream::python::RegisterGguf(m);
 }

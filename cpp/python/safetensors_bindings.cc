@@ -52,12 +52,7 @@ class PyFile {
 
   const std::shared_ptr<const SafetensorsFile>& file() const { return file_; }
   const std::string& path() const { return file_->source->name(); }
-  // The path as Python spells it (undecodable bytes surrogate-escaped).
-  py::str py_path() const {
-    const std::string& p = path();
-    return py::reinterpret_steal<py::str>(PyUnicode_DecodeFSDefaultAndSize(
-        p.data(), static_cast<Py_ssize_t>(p.size())));
-  }
+  py::str py_path() const { return PathToPython(path()); }
   uint64_t file_size() const { return file_->source->size(); }
   uint64_t data_start() const { return file_->header.data_start; }
 
@@ -148,14 +143,18 @@ class PyStreamer {
             memory_limit})) {}
 
   size_t Add(const PyFile& file, std::optional<std::vector<size_t>> tensors) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Check();
-    StatusOr<size_t> index = [&] {
-      py::gil_scoped_release release;
+    return Queue([&] {
       return streamer_->AddFile(file.file(),
                                 tensors.value_or(std::vector<size_t>{}));
-    }();
-    return ValueOrRaise(std::move(index));
+    });
+  }
+
+  // Byte ranges of any source: how other formats' bindings feed the stream.
+  size_t AddSource(std::shared_ptr<Source> source,
+                   std::vector<StreamItem> items) {
+    return Queue([&] {
+      return streamer_->AddSource(std::move(source), std::move(items));
+    });
   }
 
   // (file_index, tensor_index, bytes) or None when done.
@@ -251,11 +250,29 @@ class PyStreamer {
     if (!streamer_) RaiseStatus(InvalidArgumentError("the streamer is closed"));
   }
 
+  // Runs `add` (a TensorStreamer::Add*) without the GIL; its file index.
+  template <typename AddFn>
+  size_t Queue(AddFn add) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Check();
+    StatusOr<size_t> index = [&] {
+      py::gil_scoped_release release;
+      return add();
+    }();
+    return ValueOrRaise(std::move(index));
+  }
+
   std::mutex mu_;
   std::unique_ptr<TensorStreamer> streamer_;
 };
 
 }  // namespace
+
+size_t StreamerAddSource(py::handle streamer, std::shared_ptr<Source> source,
+                         std::vector<StreamItem> items) {
+  return streamer.cast<PyStreamer&>().AddSource(std::move(source),
+                                                std::move(items));
+}
 
 void RegisterSafetensors(py::module_& m) {
   m.def(

@@ -27,30 +27,9 @@ class HeaderError {
   std::string prefix_;
 };
 
-std::string Quote(std::string_view s) {
-  // Names come from hostile files: keep messages printable and bounded.
-  std::string out = "'";
-  size_t n = 0;
-  for (unsigned char c : s) {
-    if (++n > 200) {
-      out += "...";
-      break;
-    }
-    if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "'";
-}
-
 Status ParseTensorInfo(const std::string& name, const Json& value,
                        const HeaderError& error, TensorInfo* out) {
-  const std::string where = "tensor " + Quote(name) + ": ";
+  const std::string where = "tensor " + QuoteUntrusted(name) + ": ";
   if (!value.is_object()) return error(where + "entry is not a JSON object");
   auto dtype_it = value.find("dtype");
   auto shape_it = value.find("shape");
@@ -63,7 +42,8 @@ Status ParseTensorInfo(const std::string& name, const Json& value,
   if (!dtype_it->is_string()) return error(where + "'dtype' is not a string");
   const std::string& dtype_name = dtype_it->get_ref<const std::string&>();
   auto dtype = ParseDtype(dtype_name);
-  if (!dtype) return error(where + "unknown dtype " + Quote(dtype_name));
+  if (!dtype)
+    return error(where + "unknown dtype " + QuoteUntrusted(dtype_name));
 
   if (!shape_it->is_array()) return error(where + "'shape' is not an array");
   std::vector<uint64_t> shape;
@@ -193,10 +173,10 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
   }
   if (!duplicate.empty()) {
     if (duplicate_depth == 1) {
-      return error("tensor name " + Quote(duplicate) +
+      return error("tensor name " + QuoteUntrusted(duplicate) +
                    " appears more than once");
     }
-    return error("key " + Quote(duplicate) +
+    return error("key " + QuoteUntrusted(duplicate) +
                  " appears more than once in one JSON object");
   }
   if (!root.is_object()) return error("the JSON header is not an object");
@@ -213,7 +193,7 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
       header.has_metadata = true;
       for (auto m = meta.begin(); m != meta.end(); ++m) {
         if (!m.value().is_string()) {
-          return error("__metadata__ value for " + Quote(m.key()) +
+          return error("__metadata__ value for " + QuoteUntrusted(m.key()) +
                        " is not a string");
         }
         header.metadata.emplace_back(m.key(),
@@ -233,8 +213,8 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
   uint64_t expected = 0;
   for (const TensorInfo& t : header.tensors) {
     if (t.begin != expected) {
-      return error("tensor " + Quote(t.name) + " starts at data offset " +
-                   std::to_string(t.begin) +
+      return error("tensor " + QuoteUntrusted(t.name) +
+                   " starts at data offset " + std::to_string(t.begin) +
                    " but the previous tensor ends at " +
                    std::to_string(expected) +
                    (t.begin < expected ? " (overlapping ranges)"

@@ -8,6 +8,7 @@
 #include <cassert>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace weightstream {
@@ -75,6 +76,10 @@ inline Status InternalError(std::string m) {
 // An error from an OS call: picks the code from errno (ENOENT -> kNotFound,
 // EACCES/EPERM -> kPermissionDenied, else kIo) and appends strerror.
 Status OsError(int err, const std::string& what);
+
+// Quotes bytes taken from an untrusted file for a message: control bytes as
+// \xNN and at most 200 bytes, so hostile names stay printable and bounded.
+std::string QuoteUntrusted(std::string_view s);
 
 template <typename T>
 class [[nodiscard]] StatusOr {
