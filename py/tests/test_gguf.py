@@ -4,6 +4,7 @@ file and a byte offset (never a crash, a hang or a huge allocation)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 
@@ -650,3 +651,40 @@ def test_random_corruption_never_crashes(tmp_path, rng, small_valid):
         loaded += 1
         assert all(isinstance(a, np.ndarray) for a in tensors.values())
     assert loaded > 0
+
+
+def test_top_level_load_file_reads_gguf_by_magic(tmp_path):
+    """ws.load_file dispatches on the magic, whatever the file is called."""
+    path = tmp_path / "weights.bin"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    data = np.arange(24, dtype=np.float32).reshape(4, 6)
+    writer.add_tensor("w", data)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    loaded = ws.load_file(path)
+    assert list(loaded) == ["w"]
+    np.testing.assert_array_equal(loaded["w"], data)
+
+
+def test_gguf_sha256_verified_while_loading(tmp_path):
+    path = tmp_path / "m.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_string("general.name", "x" * 100)  # metadata bytes are hashed too
+    writer.add_tensor("a", np.ones((3, 5), np.float32))
+    writer.add_tensor("b", np.arange(7, dtype=np.int8))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    good = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert set(ws.load_file(path, sha256=good)) == {"a", "b"}
+    with pytest.raises(ws.IntegrityError):
+        ws.gguf.load_file(path, sha256="0" * 64)
+    data = bytearray(path.read_bytes())
+    data[data.index(b"x" * 100) + 3] = ord("y")  # only metadata changes
+    path.write_bytes(bytes(data))
+    ws.load_file(path)
+    with pytest.raises(ws.IntegrityError):
+        ws.load_file(path, sha256=good)

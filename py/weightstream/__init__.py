@@ -8,6 +8,7 @@ with ws.open("model.safetensors") as f:
 
 from __future__ import annotations
 
+from . import gguf
 from ._version import __version__
 from .errors import (
     DownloadError,
@@ -21,7 +22,8 @@ from .errors import (
 )
 from .fetcher import fetch
 from .integrity import sha256_file, verify
-from .safetensors import SafeOpen, TensorInfo, TensorSlice, load_file, open, safe_open
+from .loading import load_file
+from .safetensors import SafeOpen, TensorInfo, TensorSlice, open, safe_open
 from .streamer import SafetensorsStreamer
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "WeightstreamError",
     "__version__",
     "fetch",
+    "gguf",
     "load_file",
     "open",
     "safe_open",

@@ -7,6 +7,8 @@ framework cannot represent come back as raw bytes, with a RawBytesWarning.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -134,11 +136,11 @@ def is_raw(dtype: str, framework: str) -> bool:
     return dtype not in NUMPY_DTYPES
 
 
-def warn_raw(names: Iterable[tuple[str, str]], framework: str, stacklevel: int = 3) -> None:
+def warn_raw(names: Iterable[tuple[str, str]], framework: str) -> None:
     """One warning naming every (tensor, dtype) returned as raw bytes.
 
-    `stacklevel` counts from this function: the default points at the caller
-    of the public method that called it directly.
+    The warning points at the first caller outside this package, however
+    many of its functions lie in between.
     """
     listed = sorted(names)
     if not listed:
@@ -148,5 +150,18 @@ def warn_raw(names: Iterable[tuple[str, str]], framework: str, stacklevel: int =
     warnings.warn(
         f"{framework} has no dtype for {shown}{more}: returned as packed uint8 bytes",
         RawBytesWarning,
-        stacklevel=stacklevel,
+        stacklevel=_outside_package_stacklevel(),
     )
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _outside_package_stacklevel() -> int:
+    # Level 1 is the function that calls warnings.warn (warn_raw).
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level

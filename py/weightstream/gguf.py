@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _dtypes, _native, _options
+from . import _dtypes, _native, _options, integrity
 from .errors import TensorNotFoundError
 
 PathLike = str | os.PathLike[str]
@@ -83,14 +83,23 @@ def _read(
     framework: str,
     concurrency: int,
     chunk: int,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
-    """Streams tensors `indices` of a file; returns {name: array} in that order."""
+    """Streams tensors `indices` of a file; returns {name: array} in that order.
+
+    With `sha256`, the whole file's digest is computed as it streams and
+    checked before any array is handed back.
+    """
     chunks = sum(-(-infos[i].nbytes // chunk) for i in indices)
     # A thread per chunk at most: get_tensor of a small tensor needs no pool.
     streamer = _native.Streamer(max(1, min(concurrency, chunks)), chunk, 0)
     try:
         streamer.add_gguf(native_file, list(indices))
-        done = streamer.drain()
+        if sha256 is None:
+            done = streamer.drain()
+        else:
+            done, digest = streamer.drain_hashed(0)
+            integrity.check(native_file.path, sha256, digest)
     finally:
         streamer.close()
     arrays = {index: raw for _, index, raw in done}
@@ -241,6 +250,7 @@ def load_file(
     device: str | None = "cpu",
     concurrency: int | None = None,
     chunk_size: int | None = None,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
     """Load every tensor of a GGUF file.
 
@@ -250,6 +260,8 @@ def load_file(
         device: only ``"cpu"`` for now.
         concurrency: reads in flight (default 8).
         chunk_size: largest single read in bytes (default 16 MiB).
+        sha256: the expected SHA-256 (hex) of the file, checked while it
+            loads (the file is still read once).
 
     Returns:
         ``{name: array}`` in file order, C-contiguous, writable arrays that
@@ -261,8 +273,19 @@ def load_file(
         FileNotFoundError, PermissionError, ReadError: it could not be read
             in full.
     """
+    expected = None if sha256 is None else integrity.normalize_sha256(sha256)
     with GGUFFile(path, framework, device, concurrency=concurrency, chunk_size=chunk_size) as f:
-        return f.get_tensors()
+        if expected is None:
+            return f.get_tensors()
+        return _read(
+            f._check_open(),
+            f._infos,
+            range(len(f._infos)),
+            f._framework,
+            f._concurrency,
+            f._chunk,
+            expected,
+        )
 
 
 __all__ = ["GGUFFile", "GGUFTensorInfo", "load_file", "open"]

@@ -141,8 +141,7 @@ def _read_all(
         if _dtypes.is_raw(info.dtype, fw):
             raw_named.append((info.name, info.dtype))
         result[info.name] = _convert(raw, info, fw)
-    # One frame deeper than a direct call: load_file / get_tensors -> _read_all.
-    _dtypes.warn_raw(raw_named, fw, stacklevel=4)
+    _dtypes.warn_raw(raw_named, fw)
     return {name: result[name] for name in sorted(result)}, found
 
 
