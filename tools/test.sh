@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up and runs every test (the README's test command; CI runs this).
 #   1. tools/setup.sh (idempotent)
-#   2. bazel test //...: C++ unit tests, and the Python tests against the
-#      package as Bazel builds it
+#   2. bazel test //...: C++ unit tests, fuzz-corpus replays, and the Python
+#      tests against the package as Bazel builds it; then libFuzzer on both
+#      parsers for a bounded time (tools/fuzz.sh)
 #   3. phase 1 + phase 2: build, check and repair the wheel (tools/build_wheel.py)
 #   4. install that wheel into a fresh venv and run the Python tests there
 set -euo pipefail
@@ -16,6 +17,9 @@ export WEIGHTSTREAM_PYTHON="$ROOT/.venv/bin/python"
 
 echo "== bazel test //..."
 bazel test //...
+
+echo "== fuzzing the parsers (libFuzzer, bounded time)"
+bash tools/fuzz.sh
 
 echo "== building the wheel"
 rm -rf wheelhouse
@@ -34,3 +38,6 @@ ls .cache/wheels/torch-*.whl >/dev/null 2>&1 && extras=(-r tools/requirements-to
 cd "$work"
 WEIGHTSTREAM_EXPECT_INSTALLED=1 "$work/venv/bin/python" -m pytest -p no:cacheprovider \
   --rootdir "$work" -c /dev/null -ra -q "$ROOT/py/tests"
+
+echo "== release: cross builds, workflows, phase-2 rehearsal (tools/release_check.sh)"
+bash "$ROOT/tools/release_check.sh"

@@ -50,7 +50,7 @@ Status ParseTensorInfo(const std::string& name, const Json& value,
   shape.reserve(shape_it->size());
   for (const Json& dim : *shape_it) {
     if (!dim.is_number_unsigned()) {
-      return error(where + "shape " + dim.dump() +
+      return error(where + "shape " + QuoteUntrusted(dim.dump()) +
                    " is not a non-negative integer");
     }
     shape.push_back(dim.get<uint64_t>());
@@ -61,7 +61,7 @@ Status ParseTensorInfo(const std::string& name, const Json& value,
   }
   for (const Json& v : *offsets_it) {
     if (!v.is_number_unsigned()) {
-      return error(where + "data offset " + v.dump() +
+      return error(where + "data offset " + QuoteUntrusted(v.dump()) +
                    " is not a non-negative integer");
     }
   }
@@ -163,13 +163,13 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view json,
   } catch (const Json::parse_error& e) {
     return error("invalid JSON at byte offset " +
                  std::to_string(8 + (e.byte > 0 ? e.byte - 1 : 0)) + ": " +
-                 e.what());
+                 QuoteUntrusted(e.what()));
   } catch (const std::exception& e) {
     if (too_deep) {
       return error("JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
                    " levels");
     }
-    return error(std::string("invalid JSON: ") + e.what());
+    return error("invalid JSON: " + QuoteUntrusted(e.what()));
   }
   if (!duplicate.empty()) {
     if (duplicate_depth == 1) {
