@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${WEIGHTSTREAM_PYTHON:-python3}
 APT_PACKAGES=(bazel-bootstrap nlohmann-json3-dev googletest libssl-dev openssl nginx-light clang libclang-rt-14-dev)
+# Cross builds and the release rehearsal (tools/setup_release.sh).
+APT_PACKAGES+=(file llvm)
+[ "${WEIGHTSTREAM_CROSS:-1}" = 0 ] || APT_PACKAGES+=(g++-aarch64-linux-gnu qemu-user-static binfmt-support debootstrap)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -40,7 +43,7 @@ stamp=.venv/.requirements.sha256
 want=$(cat tools/requirements-*.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python build and test tools into .venv"
-  .venv/bin/python -m pip install -q -r tools/requirements-dev.txt
+  .venv/bin/python -m pip install -q -r tools/requirements-dev.txt -r tools/requirements-release.txt
   mkdir -p .cache/wheels
   .venv/bin/python -m pip download -q -d .cache/wheels -r tools/requirements-test.txt numpy==2.4.6 ml_dtypes==0.6.0
   # torch: only a CPU build available without downloading CUDA (pip's
@@ -55,4 +58,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   fi
   echo "$want" >"$stamp"
 fi
+bash tools/setup_release.sh
 echo "setup: ok ($(.venv/bin/python --version), $(bazel --version 2>/dev/null || echo 'bazel ?'))"

@@ -38,3 +38,6 @@ ls .cache/wheels/torch-*.whl >/dev/null 2>&1 && extras=(-r tools/requirements-to
 cd "$work"
 WEIGHTSTREAM_EXPECT_INSTALLED=1 "$work/venv/bin/python" -m pytest -p no:cacheprovider \
   --rootdir "$work" -c /dev/null -ra -q "$ROOT/py/tests"
+
+echo "== release: cross builds, workflows, phase-2 rehearsal (tools/release_check.sh)"
+bash "$ROOT/tools/release_check.sh"

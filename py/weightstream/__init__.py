@@ -9,6 +9,7 @@ with ws.open("model.safetensors") as f:
 from __future__ import annotations
 
 from . import gguf
+from ._build_info import build_info
 from ._version import __version__
 from .errors import (
     DownloadError,
@@ -40,6 +41,7 @@ __all__ = [
     "TensorSlice",
     "WeightstreamError",
     "__version__",
+    "build_info",
     "fetch",
     "gguf",
     "load_file",
