@@ -38,6 +38,13 @@ class Source {
     (void)offset;
     (void)length;
   }
+
+  // The request size this source reads efficiently, or 0 for "any": a
+  // remote source (one HTTP request per read) prefers few large reads, so
+  // readers size their chunks by it and coalesce small neighbouring ranges.
+  virtual uint64_t PreferredReadBytes() const { return 0; }
+  // Reads in flight the source is tuned for, or 0 for "no preference".
+  virtual uint32_t PreferredConcurrency() const { return 0; }
 };
 
 // Checks that [offset, offset + length) lies within a source of `size` bytes,

@@ -42,6 +42,12 @@ class [[nodiscard]] Status {
     os_errno_ = e;
     return *this;
   }
+  // The HTTP status behind an error of a remote source (404, 403, ...), or 0.
+  int http_status() const { return http_status_; }
+  Status& set_http_status(int s) {
+    http_status_ = s;
+    return *this;
+  }
 
   std::string ToString() const;
 
@@ -49,6 +55,7 @@ class [[nodiscard]] Status {
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   int os_errno_ = 0;
+  int http_status_ = 0;
 };
 
 inline Status InvalidArgumentError(std::string m) {

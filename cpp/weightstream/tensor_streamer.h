@@ -12,6 +12,13 @@
 // Tensors are read in file order (file by file, by offset) and handed out in
 // the order their reads complete. The first error stops the stream: queued
 // reads are cancelled, running ones drained, and Next() returns the error.
+//
+// Sources that prefer large reads (Source::PreferredReadBytes() > 0: remote
+// objects, where every read is a request) get neighbouring tensors coalesced:
+// tensors separated by at most kMaxCoalesceGapBytes are read together, up to
+// the preferred size, and copied out of the shared read into their own
+// buffers. Sources without a preference (local files) read every tensor
+// straight into its own buffer, as before.
 #ifndef WEIGHTSTREAM_TENSOR_STREAMER_H_
 #define WEIGHTSTREAM_TENSOR_STREAMER_H_
 
@@ -49,6 +56,10 @@ struct StreamedTensor {
   uint64_t offset;      // Where the bytes came from in the source.
   HostBuffer buffer;
 };
+
+// The largest gap between two tensors that one coalesced read spans: the
+// bytes in between are read and dropped, cheaper than another request.
+inline constexpr uint64_t kMaxCoalesceGapBytes = 4096;
 
 struct TensorStreamerOptions {
   ReadEngineOptions engine;
@@ -90,17 +101,28 @@ class TensorStreamer {
   uint64_t held_bytes() const { return held_bytes_; }
   // The most bytes held at any time.
   uint64_t peak_held_bytes() const { return peak_held_bytes_; }
+  // Reads submitted to the engine so far (a coalesced read counts once).
+  uint64_t reads_submitted() const { return reads_submitted_; }
 
  private:
+  // One read: a single tensor, or several neighbouring ones coalesced.
   struct Item {
     size_t file_index;
-    StreamItem stream;
+    uint64_t offset;
+    uint64_t length;
+    std::vector<StreamItem> members;  // By offset; never empty.
   };
   struct InFlight {
     Item item;
     HostBuffer buffer;
     uint64_t bytes;
   };
+
+  // Splits a completed coalesced read into one buffer per member, queued in
+  // ready_.
+  Status Split(InFlight finished);
+  // Hands out the first of ready_ (not empty).
+  std::optional<StreamedTensor> PopReady();
 
   // Starts reads for queued tensors while the budget allows.
   Status Admit();
@@ -111,6 +133,9 @@ class TensorStreamer {
   std::vector<std::vector<std::pair<uint64_t, uint64_t>>> ranges_;
   std::deque<Item> queued_;
   std::unordered_map<uint64_t, InFlight> in_flight_;
+  // Tensors of split coalesced reads, not yet handed out.
+  std::deque<StreamedTensor> ready_;
+  uint64_t reads_submitted_ = 0;
   uint64_t next_tag_ = 0;
   uint64_t held_bytes_ = 0;
   uint64_t peak_held_bytes_ = 0;
