@@ -1,0 +1,189 @@
+#include "cpp/plugins/cloud/gcs_azure_encoding.h"
+
+#include <cstdint>
+
+namespace weightstream::cloud {
+namespace {
+
+constexpr char kStd[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrl[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string Encode(std::string_view bytes, const char* alphabet, bool pad) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) |
+                 uint8_t(bytes[i + 2]);
+    out += alphabet[v >> 18];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    uint32_t v = uint8_t(bytes[i]) << 16;
+    out += alphabet[v >> 18];
+    out += alphabet[(v >> 12) & 63];
+    if (pad) out += "==";
+  } else if (rest == 2) {
+    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
+    out += alphabet[v >> 18];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    if (pad) out += '=';
+  }
+  return out;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string Base64Encode(std::string_view bytes) {
+  return Encode(bytes, kStd, /*pad=*/true);
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  return Encode(bytes, kUrl, /*pad=*/false);
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  size_t end = text.size();
+  size_t padding = 0;
+  while (end > 0 && text[end - 1] == '=' && padding < 2) {
+    --end;
+    ++padding;
+  }
+  // With padding the length must be a multiple of 4; one leftover symbol can
+  // never encode a whole byte.
+  if (padding > 0 && text.size() % 4 != 0) return std::nullopt;
+  if (end % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(end / 4 * 3 + 2);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < end; ++i) {
+    char c = text[i];
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '+') {
+      v = 62;
+    } else if (c == '/') {
+      v = 63;
+    } else {
+      return std::nullopt;
+    }
+    acc = (acc << 6) | uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::string PercentEncode(std::string_view s, bool keep_slash) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                      (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                      c == '_' || c == '~' || (keep_slash && c == '/');
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = HexValue(s[i + 1]);
+    int lo = HexValue(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<UrlParts> SplitUrl(std::string_view url) {
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c == 0x7f) return std::nullopt;
+  }
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0) return std::nullopt;
+  UrlParts parts;
+  for (char c : url.substr(0, sep)) {
+    char lower = (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+    if (!((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
+          lower == '+' || lower == '-' || lower == '.')) {
+      return std::nullopt;
+    }
+    parts.scheme += lower;
+  }
+  std::string_view rest = url.substr(sep + 3);
+  if (rest.find('#') != std::string_view::npos) return std::nullopt;
+  size_t q = rest.find('?');
+  if (q != std::string_view::npos) {
+    parts.query = std::string(rest.substr(q + 1));
+    rest = rest.substr(0, q);
+  }
+  size_t slash = rest.find('/');
+  parts.authority = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos)
+    parts.path = std::string(rest.substr(slash));
+  if (parts.authority.empty() ||
+      parts.authority.find('@') != std::string::npos) {
+    return std::nullopt;
+  }
+  return parts;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseQuery(
+    std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view()
+                                          : query.substr(amp + 1);
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    auto name = PercentDecode(item.substr(0, eq));
+    auto value =
+        PercentDecode(eq == std::string_view::npos ? std::string_view()
+                                                   : item.substr(eq + 1));
+    if (!name || !value) return std::nullopt;
+    out.emplace_back(std::move(*name), std::move(*value));
+  }
+  return out;
+}
+
+}  // namespace weightstream::cloud
