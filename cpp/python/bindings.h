@@ -13,6 +13,8 @@
 
 namespace weightstream::python {
 
+// First: the Source class the formats' from_source factories take.
+void RegisterSourcePlugins(pybind11::module_& m);
 void RegisterSafetensors(pybind11::module_& m);
 // Needs RegisterSafetensors first: adds Streamer.add_gguf.
 void RegisterGguf(pybind11::module_& m);

@@ -85,6 +85,16 @@ class PyGgufFile {
     return std::make_shared<PyGgufFile>(ValueOrRaise(std::move(file)));
   }
 
+  // A file of any source, e.g. a remote object opened by a SourcePlugin.
+  static std::shared_ptr<PyGgufFile> FromSource(
+      std::shared_ptr<Source> source) {
+    StatusOr<std::shared_ptr<const GgufFile>> file = [&] {
+      py::gil_scoped_release release;
+      return OpenGguf(std::move(source));
+    }();
+    return std::make_shared<PyGgufFile>(ValueOrRaise(std::move(file)));
+  }
+
   const std::shared_ptr<Source>& source() const { return file_->source; }
   const GgufHeader& header() const { return file_->header; }
   py::str path() const { return PathToPython(file_->source->name()); }
@@ -147,6 +157,7 @@ void RegisterGguf(py::module_& m) {
 
   py::class_<PyGgufFile, std::shared_ptr<PyGgufFile>>(m, "GgufFile")
       .def(py::init(&PyGgufFile::Open), py::arg("path"))
+      .def_static("from_source", &PyGgufFile::FromSource, py::arg("source"))
       .def_property_readonly("path", &PyGgufFile::path)
       .def_property_readonly(
           "file_size", [](const PyGgufFile& f) { return f.source()->size(); })
@@ -158,6 +169,13 @@ void RegisterGguf(py::module_& m) {
           "data_start",
           [](const PyGgufFile& f) { return f.header().data_start; })
       .def_property_readonly("metadata", &PyGgufFile::metadata)
+      .def_property_readonly(
+          "preferred_read_bytes",
+          [](const PyGgufFile& f) { return f.source()->PreferredReadBytes(); })
+      .def_property_readonly("preferred_concurrency",
+                             [](const PyGgufFile& f) {
+                               return f.source()->PreferredConcurrency();
+                             })
       .def("tensors", &PyGgufFile::tensors);
 
   // A method of Streamer, defined here so that the streamer's bindings need

@@ -6,6 +6,7 @@
 
 PYBIND11_MODULE(_native, m) {
   m.doc() = "weightstream native core (internal; use the weightstream package)";
+  weightstream::python::RegisterSourcePlugins(m);
   weightstream::python::RegisterSafetensors(m);
   weightstream::python::RegisterGguf(m);
 }

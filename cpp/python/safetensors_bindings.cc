@@ -50,6 +50,15 @@ class PyFile {
     return std::make_shared<PyFile>(ValueOrRaise(std::move(file)));
   }
 
+  // A file of any source, e.g. a remote object opened by a SourcePlugin.
+  static std::shared_ptr<PyFile> FromSource(std::shared_ptr<Source> source) {
+    StatusOr<std::shared_ptr<const SafetensorsFile>> file = [&] {
+      py::gil_scoped_release release;
+      return OpenSafetensors(std::move(source));
+    }();
+    return std::make_shared<PyFile>(ValueOrRaise(std::move(file)));
+  }
+
   const std::shared_ptr<const SafetensorsFile>& file() const { return file_; }
   const std::string& path() const { return file_->source->name(); }
   py::str py_path() const { return PathToPython(path()); }
@@ -292,9 +301,18 @@ void RegisterSafetensors(py::module_& m) {
   m.attr("MAX_HEADER_BYTES") = kMaxSafetensorsHeaderBytes;
   py::class_<PyFile, std::shared_ptr<PyFile>>(m, "SafetensorsFile")
       .def(py::init(&PyFile::Open), py::arg("path"))
+      .def_static("from_source", &PyFile::FromSource, py::arg("source"))
       .def_property_readonly("path", &PyFile::py_path)
       .def_property_readonly("file_size", &PyFile::file_size)
       .def_property_readonly("data_start", &PyFile::data_start)
+      .def_property_readonly("preferred_read_bytes",
+                             [](const PyFile& f) {
+                               return f.file()->source->PreferredReadBytes();
+                             })
+      .def_property_readonly("preferred_concurrency",
+                             [](const PyFile& f) {
+                               return f.file()->source->PreferredConcurrency();
+                             })
       .def_property_readonly("metadata", &PyFile::metadata)
       .def("tensors", &PyFile::tensors)
       .def("read_ranges", &PyFile::ReadRanges, py::arg("ranges"),

@@ -59,6 +59,19 @@ void RaiseStatus(const Status& status) {
   py::object message = py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
       m.data(), static_cast<Py_ssize_t>(m.size()), "backslashreplace"));
   if (!message) throw py::error_already_set();
+  // A remote source's 404/403: the HTTP error classes, which are still
+  // FileNotFoundError/PermissionError (the URL is filled in by the caller
+  // that knows it; the message names it already).
+  const int http = status.http_status();
+  if (http != 0 && (status.code() == StatusCode::kNotFound ||
+                    status.code() == StatusCode::kPermissionDenied)) {
+    cls = ErrorClass(status.code() == StatusCode::kNotFound
+                         ? "RemoteFileNotFoundError"
+                         : "RemotePermissionError");
+    py::object exc = cls(message, http, "");
+    PyErr_SetObject(cls.ptr(), exc.ptr());
+    throw py::error_already_set();
+  }
   py::object exc = os_style ? cls(err, message) : cls(message);
   PyErr_SetObject(cls.ptr(), exc.ptr());
   throw py::error_already_set();

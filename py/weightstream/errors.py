@@ -52,6 +52,18 @@ class RemoteFileNotFoundError(HTTPStatusError, FileNotFoundError):
         self.errno = errno.ENOENT
 
 
+class RemotePermissionError(HTTPStatusError, PermissionError):
+    """HTTP 401/403: the credentials are missing, wrong, or not allowed to read the URL."""
+
+    def __init__(self, message: str, status: int, url: str) -> None:
+        super().__init__(message, status, url)
+        self.errno = errno.EACCES
+
+
+class PluginNotInstalledError(WeightstreamError, ImportError):
+    """A URL's scheme needs a plugin package that is not installed (or could not be loaded)."""
+
+
 class IntegrityError(WeightstreamError, ValueError):
     """The bytes read do not have the SHA-256 the caller expected."""
 
@@ -72,9 +84,11 @@ __all__ = [
     "FormatError",
     "HTTPStatusError",
     "IntegrityError",
+    "PluginNotInstalledError",
     "RawBytesWarning",
     "ReadError",
     "RemoteFileNotFoundError",
+    "RemotePermissionError",
     "TensorNotFoundError",
     "WeightstreamError",
 ]

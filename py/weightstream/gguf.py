@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _dtypes, _native, _options, integrity
+from . import _dtypes, _native, _options, _remote, integrity
 from .errors import TensorNotFoundError
 
 PathLike = str | os.PathLike[str]
@@ -81,8 +81,8 @@ def _read(
     infos: list[GGUFTensorInfo],
     indices: Sequence[int],
     framework: str,
-    concurrency: int,
-    chunk: int,
+    concurrency: int | None,
+    chunk: int | None,
     sha256: str | None = None,
 ) -> dict[str, Any]:
     """Streams tensors `indices` of a file; returns {name: array} in that order.
@@ -90,6 +90,8 @@ def _read(
     With `sha256`, the whole file's digest is computed as it streams and
     checked before any array is handed back.
     """
+    # Remote files: the source's preferred request size, unless chosen.
+    concurrency, chunk = _sizing(native_file, concurrency, chunk)
     chunks = sum(-(-infos[i].nbytes // chunk) for i in indices)
     # A thread per chunk at most: get_tensor of a small tensor needs no pool.
     streamer = _native.Streamer(max(1, min(concurrency, chunks)), chunk, 0)
@@ -104,6 +106,14 @@ def _read(
         streamer.close()
     arrays = {index: raw for _, index, raw in done}
     return {infos[i].name: _convert(arrays[i], infos[i], framework) for i in indices}
+
+
+def _sizing(native_file: Any, concurrency: int | None, chunk: int | None) -> tuple[int, int]:
+    concurrency, chunk = _remote.preferred_sizing([native_file], concurrency, chunk)
+    return (
+        concurrency or _options.DEFAULT_CONCURRENCY,
+        chunk or _options.DEFAULT_CHUNK_BYTES,
+    )
 
 
 class GGUFFile:
@@ -121,16 +131,24 @@ class GGUFFile:
         *,
         concurrency: int | None = None,
         chunk_size: int | None = None,
+        options: _remote.Options | None = None,
     ) -> None:
         self._framework = _options.framework(framework)
         _options.device(device)
-        self._concurrency = _options.positive(
-            "concurrency", concurrency, _options.DEFAULT_CONCURRENCY
-        )
-        self._chunk = _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES)
+        _options.positive("concurrency", concurrency, _options.DEFAULT_CONCURRENCY)
+        _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES)
+        # None (not chosen): the source's preferred sizes, else the defaults.
+        self._concurrency = concurrency
+        self._chunk = chunk_size
         self._path = os.fspath(path)
-        # Bytes, so that any file name the OS accepts reaches the core intact.
-        self._native: Any = _native.GgufFile(os.fsencode(self._path))
+        if _remote.is_url(self._path):
+            self._native: Any = _native.GgufFile.from_source(
+                _remote.open_source(self._path, options)
+            )
+            self._path = _remote.redact(self._path)
+        else:
+            # Bytes, so that any file name the OS accepts reaches the core intact.
+            self._native = _native.GgufFile(os.fsencode(self._path))
         self._infos = _infos(self._native)
         self._index = {info.name: i for i, info in enumerate(self._infos)}
         # Converted on first use: tokenizer vocabularies make it costly.
@@ -232,15 +250,19 @@ def open(  # noqa: A001 - mirrors weightstream.open / builtins.open usage
     *,
     concurrency: int | None = None,
     chunk_size: int | None = None,
+    options: _remote.Options | None = None,
 ) -> GGUFFile:
-    """Open a GGUF file: metadata and tensor infos now, tensors on demand.
+    """Open a GGUF file (a path or a URL): metadata and tensor infos now,
+    tensors on demand. `options`: settings for URLs, as for ``load_file``.
 
     Raises:
         FormatError: the file is not valid GGUF (the message names the file,
             the byte offset and the problem).
         FileNotFoundError, PermissionError: the file cannot be opened.
     """
-    return GGUFFile(path, framework, device, concurrency=concurrency, chunk_size=chunk_size)
+    return GGUFFile(
+        path, framework, device, concurrency=concurrency, chunk_size=chunk_size, options=options
+    )
 
 
 def load_file(
@@ -251,17 +273,19 @@ def load_file(
     concurrency: int | None = None,
     chunk_size: int | None = None,
     sha256: str | None = None,
+    options: _remote.Options | None = None,
 ) -> dict[str, Any]:
     """Load every tensor of a GGUF file.
 
     Args:
-        path: a ``.gguf`` file.
+        path: a ``.gguf`` file, or its URL.
         framework: ``"numpy"``/``"np"`` (default) or ``"torch"``/``"pt"``.
         device: only ``"cpu"`` for now.
         concurrency: reads in flight (default 8).
         chunk_size: largest single read in bytes (default 16 MiB).
         sha256: the expected SHA-256 (hex) of the file, checked while it
             loads (the file is still read once).
+        options: settings for URLs, as for ``weightstream.load_file``.
 
     Returns:
         ``{name: array}`` in file order, C-contiguous, writable arrays that
@@ -274,7 +298,9 @@ def load_file(
             in full.
     """
     expected = None if sha256 is None else integrity.normalize_sha256(sha256)
-    with GGUFFile(path, framework, device, concurrency=concurrency, chunk_size=chunk_size) as f:
+    with GGUFFile(
+        path, framework, device, concurrency=concurrency, chunk_size=chunk_size, options=options
+    ) as f:
         if expected is None:
             return f.get_tensors()
         return _read(

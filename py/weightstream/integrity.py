@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Mapping
+from typing import Any
 
-from . import _native, _options
+from . import _native, _options, _remote
 from .errors import IntegrityError
 
 
@@ -24,12 +26,23 @@ def sha256_file(
     *,
     concurrency: int | None = None,
     chunk_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> str:
-    """Hex SHA-256 of a file, read in parallel chunks in bounded memory."""
+    """Hex SHA-256 of a file (or the object at a URL; `options` as for
+    ``load_file``), read in parallel chunks in bounded memory."""
+    _options.positive("concurrency", concurrency, _options.DEFAULT_CONCURRENCY)
+    _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES)
+    if _remote.is_url(path):
+        source = _remote.open_source(path, options)
+        return _native.sha256_source(
+            source,
+            concurrency or source.preferred_concurrency or _options.DEFAULT_CONCURRENCY,
+            chunk_size or source.preferred_read_bytes or _options.DEFAULT_CHUNK_BYTES,
+        )
     return _native.sha256_file(
         os.fsencode(path),
-        _options.positive("concurrency", concurrency, _options.DEFAULT_CONCURRENCY),
-        _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES),
+        concurrency or _options.DEFAULT_CONCURRENCY,
+        chunk_size or _options.DEFAULT_CHUNK_BYTES,
     )
 
 
@@ -37,11 +50,11 @@ def check(path: str | os.PathLike[str], expected: str, actual: str) -> None:
     """Raise IntegrityError unless the digests agree."""
     if actual != expected:
         raise IntegrityError(
-            f"{os.fspath(path)}: SHA-256 mismatch: expected {expected}, got {actual}"
+            f"{_remote.shown(os.fspath(path))}: SHA-256 mismatch: expected {expected}, got {actual}"
         )
 
 
-def verify(path: str | os.PathLike[str], sha256: str, **kwargs: int | None) -> None:
+def verify(path: str | os.PathLike[str], sha256: str, **kwargs: Any) -> None:
     """Raise IntegrityError if the file's SHA-256 is not `sha256`."""
     expected = normalize_sha256(sha256)
     check(path, expected, sha256_file(path, **kwargs))

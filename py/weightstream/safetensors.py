@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _checkpoint, _dtypes, _native, _options, integrity
+from . import _checkpoint, _dtypes, _native, _options, _remote, integrity
 from .errors import FormatError, TensorNotFoundError
 
 PathLike = str | os.PathLike[str]
@@ -32,7 +32,9 @@ class TensorInfo:
         return self.end - self.begin
 
 
-def _open_native(path: str) -> Any:
+def _open_native(path: str, options: _remote.Options | None = None) -> Any:
+    if _remote.is_url(path):
+        return _native.SafetensorsFile.from_source(_remote.open_source(path, options))
     # Bytes, so that any file name the OS accepts reaches the core intact.
     return _native.SafetensorsFile(os.fsencode(path))
 
@@ -59,18 +61,23 @@ def load_file(
     concurrency: int | None = None,
     chunk_size: int | None = None,
     sha256: str | None = None,
+    options: _remote.Options | None = None,
 ) -> dict[str, Any]:
     """Load every tensor of a safetensors file, directory or index.
 
     Args:
         path: a ``.safetensors`` file, a directory of them, or a
-            ``*.safetensors.index.json`` (every shard it lists is read).
+            ``*.safetensors.index.json`` (every shard it lists is read); or
+            a URL (``s3://``, ``gs://``, ``az://``, ``http(s)://``) of any of
+            these, a prefix ending in ``/`` playing the directory.
         framework: ``"numpy"``/``"np"`` (default) or ``"torch"``/``"pt"``.
         device: only ``"cpu"`` for now.
         concurrency: reads in flight (default 8).
         chunk_size: largest single read in bytes (default 16 MiB).
         sha256: the expected SHA-256 (hex) of the file, checked while it
             loads (the file is still read once). Only for a single file.
+        options: settings for URLs (``endpoint_url``, ``region``,
+            ``ca_bundle``, ``anonymous``, ...), passed to the plugin.
 
     Returns:
         ``{name: array}`` with C-contiguous, writable arrays that own their
@@ -87,13 +94,14 @@ def load_file(
     fw = _options.framework(framework)
     _options.device(device)
     expected = None if sha256 is None else integrity.normalize_sha256(sha256)
-    checkpoint = _checkpoint.resolve(path)
+    checkpoint = _checkpoint.resolve(path, options)
     if expected is not None and len(checkpoint.files) != 1:
         raise ValueError(
-            f"{os.fspath(path)}: sha256 verifies one file, but this is "
+            f"{_remote.redact(os.fspath(path))}: sha256 verifies one file, but this is "
             f"{len(checkpoint.files)} files; verify each with weightstream.verify()"
         )
-    files = [_open_native(f) for f in checkpoint.files]
+    files = [_open_native(f, options) for f in checkpoint.files]
+    concurrency, chunk_size = _remote.preferred_sizing(files, concurrency, chunk_size)
     tensors, found = _read_all(
         files,
         [_infos(f) for f in files],
@@ -259,21 +267,22 @@ class SafeOpen:
         *,
         concurrency: int | None = None,
         chunk_size: int | None = None,
+        options: _remote.Options | None = None,
     ) -> None:
         self._framework = _options.framework(framework)
         _options.device(device)
-        self._concurrency = _options.positive(
-            "concurrency", concurrency, _options.DEFAULT_CONCURRENCY
-        )
-        self._chunk = _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES)
+        _options.positive("concurrency", concurrency, _options.DEFAULT_CONCURRENCY)
+        _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES)
         self._path = os.fspath(path)
-        checkpoint = _checkpoint.resolve(path)
+        if _remote.is_url(self._path):
+            self._path = _remote.redact(self._path)
+        checkpoint = _checkpoint.resolve(path, options)
         self._files: dict[str, Any] | None = {}
         self._infos: dict[str, TensorInfo] = {}
         self._file_infos: dict[str, list[TensorInfo]] = {}
         metadata: dict[str, str] | None = None
         for file_path in checkpoint.files:
-            native = _open_native(file_path)
+            native = _open_native(file_path, options)
             self._files[native.path] = native
             if native.metadata is not None and metadata is None:
                 metadata = dict(native.metadata)
@@ -287,6 +296,13 @@ class SafeOpen:
                 self._infos[info.name] = info
         _checkpoint.check_index(checkpoint, {n: i.file for n, i in self._infos.items()})
         self._metadata = metadata
+        concurrency, chunk_size = _remote.preferred_sizing(
+            list(self._files.values()), concurrency, chunk_size
+        )
+        self._concurrency = _options.positive(
+            "concurrency", concurrency, _options.DEFAULT_CONCURRENCY
+        )
+        self._chunk = _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES)
 
     def __enter__(self) -> SafeOpen:
         return self
@@ -369,9 +385,13 @@ def open(  # noqa: A001 - mirrors safetensors.safe_open / builtins.open usage
     *,
     concurrency: int | None = None,
     chunk_size: int | None = None,
+    options: _remote.Options | None = None,
 ) -> SafeOpen:
-    """Open a safetensors file (or directory/index) for reading tensor by tensor."""
-    return SafeOpen(path, framework, device, concurrency=concurrency, chunk_size=chunk_size)
+    """Open a safetensors file (or directory/index, or a URL of one) for
+    reading tensor by tensor; `options` as for ``load_file``."""
+    return SafeOpen(
+        path, framework, device, concurrency=concurrency, chunk_size=chunk_size, options=options
+    )
 
 
 safe_open = SafeOpen

@@ -6,7 +6,7 @@ import os
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
-from . import _checkpoint, _dtypes, _native, _options
+from . import _checkpoint, _dtypes, _native, _options, _remote
 from .errors import TensorNotFoundError
 from .safetensors import TensorInfo, _convert, _infos, _open_native
 
@@ -24,6 +24,11 @@ class SafetensorsStreamer:
 
     Tensors are yielded in the order their reads complete, which follows file
     order closely.
+
+    Files may be local paths or URLs (``s3://``, ``gs://``, ``az://``,
+    ``http(s)://``), mixed freely. Unless ``concurrency``/``chunk_size`` are
+    given, they follow the preferred request size and concurrency of the
+    remote sources in the first ``stream_files`` call.
     """
 
     def __init__(
@@ -38,11 +43,12 @@ class SafetensorsStreamer:
             isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit < 0
         ):
             raise ValueError(f"memory_limit must be a non-negative integer, got {memory_limit!r}")
-        self._native: Any = _native.Streamer(
-            _options.positive("concurrency", concurrency, _options.DEFAULT_CONCURRENCY),
-            _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES),
-            memory_limit or 0,
-        )
+        _options.positive("concurrency", concurrency, _options.DEFAULT_CONCURRENCY)
+        _options.positive("chunk_size", chunk_size, _options.DEFAULT_CHUNK_BYTES)
+        self._sizing = (concurrency, chunk_size, memory_limit or 0)
+        # Created by the first stream_files, which knows the sources' sizing.
+        self._native: Any = None
+        self._closed = False
         self._infos: dict[int, list[TensorInfo]] = {}
         self._raw_warned: set[str] = set()
 
@@ -57,31 +63,56 @@ class SafetensorsStreamer:
         if self._native is not None:
             self._native.close()
             self._native = None
+        self._closed = True
 
     def _check_open(self) -> Any:
-        if self._native is None:
+        if self._closed:
             raise ValueError("the streamer is closed")
         return self._native
 
-    def stream_file(self, path: PathLike, tensor_names: Collection[str] | None = None) -> None:
-        self.stream_files([path], tensor_names=tensor_names)
+    def _native_for(self, files: list[Any]) -> Any:
+        if self._native is None:
+            concurrency, chunk, limit = self._sizing
+            concurrency, chunk = _remote.preferred_sizing(files, concurrency, chunk)
+            self._native = _native.Streamer(
+                concurrency or _options.DEFAULT_CONCURRENCY,
+                chunk or _options.DEFAULT_CHUNK_BYTES,
+                limit,
+            )
+        return self._native
+
+    def stream_file(
+        self,
+        path: PathLike,
+        tensor_names: Collection[str] | None = None,
+        *,
+        options: _remote.Options | None = None,
+    ) -> None:
+        self.stream_files([path], tensor_names=tensor_names, options=options)
 
     def stream_files(
-        self, paths: Iterable[PathLike], tensor_names: Collection[str] | None = None
+        self,
+        paths: Iterable[PathLike],
+        tensor_names: Collection[str] | None = None,
+        *,
+        options: _remote.Options | None = None,
     ) -> None:
-        """Queue files (or directories / index files) for streaming.
+        """Queue files (or directories / index files, or URLs of any of
+        these) for streaming.
 
         ``tensor_names`` restricts the stream to those names; a name found in
         none of the files raises ``TensorNotFoundError`` before anything is read.
+        ``options`` are settings for the URLs among them (see ``load_file``).
         """
-        native = self._check_open()
+        self._check_open()
         wanted = _check_names(tensor_names)
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         files = []
         for p in paths:
-            files.extend(_checkpoint.resolve(p).files)
-        opened = [_open_native(f) for f in files]
+            files.extend(_checkpoint.resolve(p, options).files)
+        opened = [_open_native(f, options) for f in files]
+        native = self._native_for(opened)
         selections = []
         seen: set[str] = set()
         for f in opened:
@@ -95,7 +126,8 @@ class SafetensorsStreamer:
         if wanted is not None and wanted - seen:
             missing = sorted(wanted - seen)
             raise TensorNotFoundError(
-                f"tensors not found in {', '.join(files)}: {', '.join(map(repr, missing[:10]))}"
+                f"tensors not found in {', '.join(_remote.shown(f) for f in files)}: "
+                f"{', '.join(map(repr, missing[:10]))}"
                 + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
             )
         for f, infos, picked in selections:
@@ -106,7 +138,7 @@ class SafetensorsStreamer:
     def get_tensors(self) -> Iterator[tuple[str, Any]]:
         """Yields ``(name, array)`` for every queued tensor as it completes."""
         native = self._check_open()
-        while True:
+        while native is not None:
             item = native.next()
             if item is None:
                 return
@@ -120,7 +152,8 @@ class SafetensorsStreamer:
     @property
     def peak_held_bytes(self) -> int:
         """The most bytes the streamer held at once so far (for checking the limit)."""
-        return self._check_open().peak_held_bytes
+        native = self._check_open()
+        return 0 if native is None else native.peak_held_bytes
 
 
 def _check_names(tensor_names: Collection[str] | None) -> frozenset[str] | None:
