@@ -31,13 +31,14 @@ struct HttpRequest {
   std::string method = "GET";  // GET, HEAD or POST (token exchange).
   std::string url;             // Absolute, query string included.
   Headers headers;
-  std::string body;            // For POST.
+  std::string body;  // For POST.
 };
 
 struct HttpResponse {
   long status = 0;
   Headers headers;   // Names lower-cased.
   std::string body;  // Collected only by HttpTransport::Fetch.
+  int attempts = 1;  // How many times the request was sent (retries + 1).
 
   // The first header named `name` (lower-case), if present.
   std::optional<std::string> Header(std::string_view name) const;

@@ -1,0 +1,82 @@
+#include "cpp/plugins/cloud/content_range.h"
+
+#include <cctype>
+
+namespace weightstream::cloud {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Consumes a run of decimal digits from the front of `s`.
+std::optional<uint64_t> TakeNumber(std::string_view& s) {
+  size_t n = 0;
+  uint64_t v = 0;
+  while (n < s.size() && s[n] >= '0' && s[n] <= '9') {
+    const uint64_t d = static_cast<uint64_t>(s[n] - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+    ++n;
+  }
+  if (n == 0) return std::nullopt;
+  s.remove_prefix(n);
+  return v;
+}
+
+bool TakeChar(std::string_view& s, char c) {
+  if (s.empty() || s.front() != c) return false;
+  s.remove_prefix(1);
+  return true;
+}
+
+}  // namespace
+
+std::optional<ContentRange> ParseContentRange(std::string_view value) {
+  std::string_view s = Trim(value);
+  constexpr std::string_view kUnit = "bytes ";
+  if (s.size() < kUnit.size()) return std::nullopt;
+  for (size_t i = 0; i < kUnit.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != kUnit[i]) {
+      return std::nullopt;
+    }
+  }
+  s.remove_prefix(kUnit.size());
+  s = Trim(s);
+  ContentRange r;
+  auto first = TakeNumber(s);
+  if (!first || !TakeChar(s, '-')) return std::nullopt;
+  auto last = TakeNumber(s);
+  if (!last || !TakeChar(s, '/')) return std::nullopt;
+  r.first = *first;
+  r.last = *last;
+  if (r.last < r.first) return std::nullopt;
+  if (TakeChar(s, '*')) {
+    if (!s.empty()) return std::nullopt;
+    return r;
+  }
+  auto complete = TakeNumber(s);
+  if (!complete || !s.empty() || r.last >= *complete) return std::nullopt;
+  r.complete = *complete;
+  return r;
+}
+
+RangeCheck CheckContentRange(const ContentRange& range, uint64_t offset,
+                             uint64_t length, uint64_t object_size) {
+  if (range.complete && *range.complete != object_size) {
+    return RangeCheck::kChanged;
+  }
+  if (length == 0 || range.first != offset ||
+      range.last != offset + length - 1) {
+    return RangeCheck::kMismatch;
+  }
+  return RangeCheck::kOk;
+}
+
+}  // namespace weightstream::cloud
