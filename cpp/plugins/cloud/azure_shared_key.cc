@@ -32,7 +32,7 @@ std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
-std::string HmacSha256(std::string_view key, std::string_view data) {
+std::string AzureHmacSha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
@@ -104,7 +104,7 @@ StatusOr<std::string> AzureSharedKeyAuthorization(std::string_view account,
   std::string auth = "SharedKey ";
   auth += account;
   auth += ":";
-  auth += Base64Encode(HmacSha256(key, sts));
+  auth += Base64Encode(AzureHmacSha256(key, sts));
   return auth;
 }
 

@@ -112,7 +112,7 @@ TEST(AzureSharedKey, SpecDetails) {
 }
 
 TEST(AzureSharedKey, HmacSha256Rfc4231Case2) {
-  std::string mac = HmacSha256("Jefe", "what do ya want for nothing?");
+  std::string mac = AzureHmacSha256("Jefe", "what do ya want for nothing?");
   EXPECT_EQ(Base64Encode(mac), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
 }
 

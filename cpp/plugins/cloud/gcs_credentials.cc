@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -46,9 +48,9 @@ std::string StringField(const nlohmann::json& json, const char* name) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<GcsCredentials>> GcsCredentials::Resolve(
+StatusOr<std::shared_ptr<GcsCredentials>> GcsCredentials::Resolve(
     const Options& options) {
-  std::unique_ptr<GcsCredentials> out(new GcsCredentials());
+  std::shared_ptr<GcsCredentials> out(new GcsCredentials());
   if (options.anonymous) return out;
   if (options.token) {
     if (options.token->empty() ||
@@ -86,7 +88,7 @@ StatusOr<std::unique_ptr<GcsCredentials>> GcsCredentials::Resolve(
   return out;
 }
 
-StatusOr<std::unique_ptr<GcsCredentials>> GcsCredentials::FromFile(
+StatusOr<std::shared_ptr<GcsCredentials>> GcsCredentials::FromFile(
     const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -101,12 +103,32 @@ StatusOr<std::unique_ptr<GcsCredentials>> GcsCredentials::FromFile(
     return InvalidArgumentError("the GCS credentials file " +
                                 QuoteUntrusted(path) + " is larger than 1 MiB");
   }
+  // Keyed by path and contents: a rewritten file is a new credential.
+  static std::mutex cache_mu;
+  static std::map<std::string, std::weak_ptr<GcsCredentials>>* cache =
+      new std::map<std::string, std::weak_ptr<GcsCredentials>>();
+  std::string cache_key = path + '\0' + text;
+  std::lock_guard<std::mutex> lock(cache_mu);
+  if (auto it = cache->find(cache_key); it != cache->end()) {
+    if (auto shared = it->second.lock()) return shared;
+  }
+  WS_ASSIGN_OR_RETURN(std::shared_ptr<GcsCredentials> parsed,
+                      Parse(path, text));
+  for (auto it = cache->begin(); it != cache->end();) {
+    it = it->second.expired() ? cache->erase(it) : std::next(it);
+  }
+  (*cache)[cache_key] = parsed;
+  return parsed;
+}
+
+StatusOr<std::shared_ptr<GcsCredentials>> GcsCredentials::Parse(
+    const std::string& path, const std::string& text) {
   nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
   if (!json.is_object()) {
     return InvalidArgumentError("the GCS credentials file " +
                                 QuoteUntrusted(path) + " is not a JSON object");
   }
-  std::unique_ptr<GcsCredentials> out(new GcsCredentials());
+  std::shared_ptr<GcsCredentials> out(new GcsCredentials());
   std::string type = StringField(json, "type");
   auto missing = [&](const char* field) {
     return InvalidArgumentError("the GCS credentials file " +

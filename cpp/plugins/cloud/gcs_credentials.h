@@ -13,7 +13,9 @@
 // token_uri, gcs_jwt.h) or "authorized_user" (refresh token exchanged at
 // https://oauth2.googleapis.com/token). Access tokens are cached and renewed
 // five minutes before they expire; Authorization() is thread-safe and
-// callers wait while one of them renews.
+// callers wait while one of them renews. Credentials loaded from the same
+// file contents are shared process-wide, so opening the shards of one
+// checkpoint exchanges one grant, not one per shard.
 #ifndef WEIGHTSTREAM_PLUGINS_CLOUD_GCS_CREDENTIALS_H_
 #define WEIGHTSTREAM_PLUGINS_CLOUD_GCS_CREDENTIALS_H_
 
@@ -34,11 +36,11 @@ class GcsCredentials {
   // Resolves per the order above. A named file that is missing, unreadable,
   // not JSON, of an unknown type or without its fields is an error naming
   // the file (never its contents).
-  static StatusOr<std::unique_ptr<GcsCredentials>> Resolve(
+  static StatusOr<std::shared_ptr<GcsCredentials>> Resolve(
       const Options& options);
 
   // Loads a credentials JSON file (service_account or authorized_user).
-  static StatusOr<std::unique_ptr<GcsCredentials>> FromFile(
+  static StatusOr<std::shared_ptr<GcsCredentials>> FromFile(
       const std::string& path);
 
   Kind kind() const { return kind_; }
@@ -52,6 +54,8 @@ class GcsCredentials {
 
  private:
   GcsCredentials() = default;
+  static StatusOr<std::shared_ptr<GcsCredentials>> Parse(
+      const std::string& path, const std::string& text);
   Status Refresh(HttpTransport& transport);
 
   Kind kind_ = Kind::kAnonymous;

@@ -46,7 +46,7 @@ bool ValidBucket(std::string_view b) {
 class GcsProvider : public Provider {
  public:
   GcsProvider(std::string endpoint, std::string bucket, std::string object,
-              std::string display, std::unique_ptr<GcsCredentials> credentials,
+              std::string display, std::shared_ptr<GcsCredentials> credentials,
               HttpTransport* token_transport)
       : endpoint_(std::move(endpoint)),
         bucket_(std::move(bucket)),
@@ -188,7 +188,7 @@ class GcsProvider : public Provider {
   std::string bucket_;
   std::string object_;
   std::string display_;
-  std::unique_ptr<GcsCredentials> credentials_;
+  std::shared_ptr<GcsCredentials> credentials_;
   HttpTransport* token_transport_;
 };
 

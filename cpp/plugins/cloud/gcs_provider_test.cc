@@ -258,8 +258,19 @@ TEST_F(GcsProviderTest, ServiceAccountTokenIsExchangedOnceAndCached) {
           0),
       0u);
 
+  // Another object opened with the same file shares the cached token.
+  auto same = MakeGcsProvider("gs://bkt/other", Options(), t);
+  ASSERT_TRUE(same.ok());
+  auto r4 = (*same)->RangeRequest(ObjectInfo{10, "5"}, 0, 10);
+  ASSERT_TRUE(r4.ok());
+  EXPECT_EQ(HeaderOf(*r4, "Authorization"), "Bearer ya29.TOKEN");
+  EXPECT_EQ(t.requests.size(), 1u);
+
   // A refused exchange is a permission error naming the account, not the
-  // assertion.
+  // assertion. (A different file: a different credential.)
+  sa["client_email"] = "sa2@p.iam.gserviceaccount.com";
+  std::string file2 = TempFile(sa.dump());
+  setenv("GOOGLE_APPLICATION_CREDENTIALS", file2.c_str(), 1);
   auto p2 = MakeGcsProvider("gs://bkt/a", Options(), t);
   ASSERT_TRUE(p2.ok());
   HttpResponse refused;
@@ -273,10 +284,11 @@ TEST_F(GcsProviderTest, ServiceAccountTokenIsExchangedOnceAndCached) {
   EXPECT_NE(
       r3.status().message().find("'invalid_grant': 'Invalid JWT Signature.'"),
       std::string::npos);
-  EXPECT_NE(r3.status().message().find("sa@p.iam.gserviceaccount.com"),
+  EXPECT_NE(r3.status().message().find("sa2@p.iam.gserviceaccount.com"),
             std::string::npos);
   EXPECT_EQ(r3.status().message().find("assertion"), std::string::npos);
   unlink(file.c_str());
+  unlink(file2.c_str());
 }
 
 }  // namespace
