@@ -21,9 +21,15 @@ def framework(name: str) -> str:
         ) from None
 
 
-def device(name: str | None) -> None:
-    if name not in (None, "cpu"):
-        raise ValueError(f"device {name!r} is not supported: this build loads into CPU memory only")
+def device(name: object) -> None:
+    if name in (None, "cpu"):
+        return
+    if str(name).split(":")[0] == "cuda":
+        raise ValueError(
+            f"device {name!r}: this call reads into host memory; weightstream.load_file(..., "
+            "device=) and SafetensorsStreamer(device=) load into GPU memory"
+        )
+    raise ValueError(f"device {name!r} is not supported: expected 'cpu', 'cuda' or 'cuda:N'")
 
 
 def positive(name: str, value: int | None, default: int) -> int:

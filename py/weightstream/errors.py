@@ -64,6 +64,60 @@ class PluginNotInstalledError(WeightstreamError, ImportError):
     """A URL's scheme needs a plugin package that is not installed (or could not be loaded)."""
 
 
+class DeviceError(WeightstreamError, RuntimeError):
+    """Loading into accelerator memory failed. ``code`` names the cause:
+    "no_driver", "driver_too_old", "no_device", "invalid_device",
+    "out_of_memory", "host_out_of_memory", "invalid_argument" or "error"."""
+
+    def __init__(self, message: str, code: str = "error") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class DeviceNotAvailableError(DeviceError):
+    """No usable device: no NVIDIA driver, a driver too old for the plugin,
+    no GPU, or a device ordinal that does not exist."""
+
+
+class DeviceOutOfMemoryError(DeviceError, MemoryError):
+    """Not enough device memory. ``needed`` and ``free`` are in bytes (None
+    where unknown); whatever was allocated for the load has been freed."""
+
+    def __init__(
+        self,
+        message: str,
+        code: str = "out_of_memory",
+        needed: int | None = None,
+        free: int | None = None,
+    ) -> None:
+        super().__init__(message, code)
+        self.needed = needed
+        self.free = free
+
+
+# ws_device_status (cpp/weightstream/plugin/device_plugin_abi.h) -> code.
+_DEVICE_CODES = {
+    1: "no_driver",
+    2: "driver_too_old",
+    3: "no_device",
+    4: "invalid_device",
+    5: "out_of_memory",
+    6: "host_out_of_memory",
+    7: "invalid_argument",
+    8: "error",
+}
+
+
+def device_error(status: int, message: str) -> DeviceError:
+    """The exception for a device plugin's status (used by the native module)."""
+    code = _DEVICE_CODES.get(status, "error")
+    if code in ("no_driver", "driver_too_old", "no_device", "invalid_device"):
+        return DeviceNotAvailableError(message, code)
+    if code in ("out_of_memory", "host_out_of_memory"):
+        return DeviceOutOfMemoryError(message, code)
+    return DeviceError(message, code)
+
+
 class IntegrityError(WeightstreamError, ValueError):
     """The bytes read do not have the SHA-256 the caller expected."""
 
@@ -80,6 +134,9 @@ class RawBytesWarning(UserWarning):
 
 
 __all__ = [
+    "DeviceError",
+    "DeviceNotAvailableError",
+    "DeviceOutOfMemoryError",
     "DownloadError",
     "FormatError",
     "HTTPStatusError",

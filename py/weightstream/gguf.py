@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _dtypes, _native, _options, _remote, integrity
+from . import _device, _dtypes, _native, _options, _remote, integrity
 from .errors import TensorNotFoundError
 
 PathLike = str | os.PathLike[str]
@@ -297,6 +297,17 @@ def load_file(
         FileNotFoundError, PermissionError, ReadError: it could not be read
             in full.
     """
+    if _device.is_accelerator(device):
+        return _device.load_file(
+            path,
+            framework,
+            device,
+            gguf_file=True,
+            concurrency=concurrency,
+            chunk_size=chunk_size,
+            sha256=sha256,
+            options=options,
+        )
     expected = None if sha256 is None else integrity.normalize_sha256(sha256)
     with GGUFFile(
         path, framework, device, concurrency=concurrency, chunk_size=chunk_size, options=options

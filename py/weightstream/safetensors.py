@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _checkpoint, _dtypes, _native, _options, _remote, integrity
+from . import _checkpoint, _device, _dtypes, _native, _options, _remote, integrity
 from .errors import FormatError, TensorNotFoundError
 
 PathLike = str | os.PathLike[str]
@@ -71,7 +71,9 @@ def load_file(
             a URL (``s3://``, ``gs://``, ``az://``, ``http(s)://``) of any of
             these, a prefix ending in ``/`` playing the directory.
         framework: ``"numpy"``/``"np"`` (default) or ``"torch"``/``"pt"``.
-        device: only ``"cpu"`` for now.
+        device: ``"cpu"`` (default), or ``"cuda"``/``"cuda:N"`` to load
+            straight into GPU memory (framework ``"torch"`` or ``"cupy"``;
+            needs the weightstream-cuda13 package).
         concurrency: reads in flight (default 8).
         chunk_size: largest single read in bytes (default 16 MiB).
         sha256: the expected SHA-256 (hex) of the file, checked while it
@@ -91,6 +93,16 @@ def load_file(
         IntegrityError: the file's SHA-256 is not `sha256`; nothing is
             returned.
     """
+    if _device.is_accelerator(device):
+        return _device.load_file(
+            path,
+            framework,
+            device,
+            concurrency=concurrency,
+            chunk_size=chunk_size,
+            sha256=sha256,
+            options=options,
+        )
     fw = _options.framework(framework)
     _options.device(device)
     expected = None if sha256 is None else integrity.normalize_sha256(sha256)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
-from . import _checkpoint, _dtypes, _native, _options, _remote
+from . import _checkpoint, _device, _dtypes, _native, _options, _remote
 from .errors import TensorNotFoundError
 from .safetensors import TensorInfo, _convert, _infos, _open_native
 
@@ -37,8 +37,16 @@ class SafetensorsStreamer:
         memory_limit: int | None = None,
         chunk_size: int | None = None,
         framework: str = "numpy",
+        device: str | None = None,
     ) -> None:
-        self._framework = _options.framework(framework)
+        # A GPU (device="cuda[:N]"): tensors are copied there through the
+        # CUDA plugin, as torch (default) or cupy tensors; see _device.
+        self._device: Any = None
+        if _device.is_accelerator(device):
+            self._device = _device.DeviceStreamer(device, framework, concurrency, chunk_size)
+        else:
+            _options.device(device)
+        self._framework = framework if self._device else _options.framework(framework)
         if memory_limit is not None and (
             isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit < 0
         ):
@@ -63,6 +71,8 @@ class SafetensorsStreamer:
         if self._native is not None:
             self._native.close()
             self._native = None
+        if self._device is not None:
+            self._device.close()
         self._closed = True
 
     def _check_open(self) -> Any:
@@ -108,6 +118,9 @@ class SafetensorsStreamer:
         wanted = _check_names(tensor_names)
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
+        if self._device is not None:
+            self._device.stream_files(paths, wanted, options)
+            return
         files = []
         for p in paths:
             files.extend(_checkpoint.resolve(p, options).files)
@@ -138,6 +151,9 @@ class SafetensorsStreamer:
     def get_tensors(self) -> Iterator[tuple[str, Any]]:
         """Yields ``(name, array)`` for every queued tensor as it completes."""
         native = self._check_open()
+        if self._device is not None:
+            yield from self._device.get_tensors()
+            return
         while native is not None:
             item = native.next()
             if item is None:
