@@ -11,6 +11,17 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != WORKSPACE_ROO
 
 import pytest  # noqa: E402
 
+# Plugin libraries Bazel built (data dependencies of the test): the test
+# plugin for test_remote_plugin.py, the cloud plugin for the remote tests
+# (weightstream_cloud's own directory has no library under Bazel).
+for variable, library in (
+    ("WEIGHTSTREAM_TEST_PLUGIN", "cpp/weightstream/plugin/libws_test_plugin.so"),
+    ("WEIGHTSTREAM_CLOUD_LIBRARY", "cpp/plugins/cloud/libweightstream_cloud.so"),
+):
+    candidate = os.path.join(WORKSPACE_ROOT, library)
+    if variable not in os.environ and os.path.isfile(candidate):
+        os.environ[variable] = candidate
+
 if __name__ == "__main__":
     args = [HERE, "-q", "-ra", "-p", "no:cacheprovider"]
     tmp = os.environ.get("TEST_TMPDIR")
