@@ -174,6 +174,9 @@ class PyDeviceStream {
       py::gil_scoped_release release;
       return stager_->Start(std::move(copies));
     }();
+    if (!st.ok() && engine_->first_device_error() != WS_DEVICE_OK) {
+      RaiseDevice(DeviceStatus{st, engine_->first_device_error()});
+    }
     OkOrRaise(st);
   }
 
@@ -189,6 +192,9 @@ class PyDeviceStream {
     if (PyErr_CheckSignals() != 0) {
       CloseLocked();
       throw py::error_already_set();
+    }
+    if (!next.ok() && engine_->first_device_error() != WS_DEVICE_OK) {
+      RaiseDevice(DeviceStatus{next.status(), engine_->first_device_error()});
     }
     std::optional<size_t> id = ValueOrRaise(std::move(next));
     if (!id) return py::none();

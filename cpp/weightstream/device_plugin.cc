@@ -191,20 +191,20 @@ StatusOr<void*> PluginCopyEngine::Prepare(int slots, uint64_t staging_bytes) {
   for (int i = 0; i < num_streams_; ++i) {
     ws_device_stream* s = nullptr;
     if (api.stream_create(device_, &s, &e) != WS_DEVICE_OK) {
-      return DevicePlugin::FromError(e).status;
+      return Record(e);
     }
     streams_.push_back(s);
   }
   for (int i = 0; i < slots; ++i) {
     ws_device_event* ev = nullptr;
     if (api.event_create(device_, &ev, &e) != WS_DEVICE_OK) {
-      return DevicePlugin::FromError(e).status;
+      return Record(e);
     }
     events_.push_back(ev);
   }
   void* staging = nullptr;
   if (api.host_alloc_pinned(staging_bytes, &staging, &e) != WS_DEVICE_OK) {
-    return DevicePlugin::FromError(e).status;
+    return Record(e);
   }
   return staging;
 }
@@ -218,13 +218,21 @@ Status PluginCopyEngine::CopyAsync(int stream, int slot, uint64_t dst,
   ws_device_error e = NewError();
   plugin_->api().copy_h2d_async(streams_.at(stream), dst, src, bytes,
                                 events_.at(slot), &e);
+  return Record(e);
+}
+
+Status PluginCopyEngine::Record(const ws_device_error& e) {
+  if (e.code != WS_DEVICE_OK) {
+    int32_t none = WS_DEVICE_OK;
+    first_error_.compare_exchange_strong(none, e.code);
+  }
   return DevicePlugin::FromError(e).status;
 }
 
 Status PluginCopyEngine::Wait(int slot) {
   ws_device_error e = NewError();
   plugin_->api().event_wait(events_.at(slot), &e);
-  return DevicePlugin::FromError(e).status;
+  return Record(e);
 }
 
 }  // namespace weightstream

@@ -7,6 +7,7 @@
 #ifndef WEIGHTSTREAM_DEVICE_PLUGIN_H_
 #define WEIGHTSTREAM_DEVICE_PLUGIN_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -96,14 +97,20 @@ class PluginCopyEngine : public CopyEngine {
                    uint64_t bytes) override;
   Status Wait(int slot) override;
 
+  // The plugin's code for the first copy that failed (WS_DEVICE_OK if none):
+  // tells a device error from a read error in the stager's Status.
+  int32_t first_device_error() const { return first_error_.load(); }
+
  private:
   void DestroyAll();
+  Status Record(const ws_device_error& e);
 
   std::shared_ptr<DevicePlugin> plugin_;
   const int device_;
   const int num_streams_;
   std::vector<ws_device_stream*> streams_;
   std::vector<ws_device_event*> events_;
+  std::atomic<int32_t> first_error_{WS_DEVICE_OK};
 };
 
 }  // namespace weightstream
