@@ -59,4 +59,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 bash tools/setup_release.sh
+# The cloud plugin: libcurl/expat headers, storage servers for its tests.
+bash tools/setup_cloud.sh
 echo "setup: ok ($(.venv/bin/python --version), $(bazel --version 2>/dev/null || echo 'bazel ?'))"
