@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -103,20 +102,19 @@ StatusOr<std::shared_ptr<GcsCredentials>> GcsCredentials::FromFile(
     return InvalidArgumentError("the GCS credentials file " +
                                 QuoteUntrusted(path) + " is larger than 1 MiB");
   }
-  // Keyed by path and contents: a rewritten file is a new credential.
+  // Kept (not weakly referenced) so that the opens of one checkpoint's
+  // shards, which come one after another, share a token. Keyed by path and
+  // contents: a rewritten file is a new credential. A handful of files at
+  // most in practice; the bound only keeps a misuse from growing it.
   static std::mutex cache_mu;
-  static std::map<std::string, std::weak_ptr<GcsCredentials>>* cache =
-      new std::map<std::string, std::weak_ptr<GcsCredentials>>();
+  static auto* cache =
+      new std::map<std::string, std::shared_ptr<GcsCredentials>>();
   std::string cache_key = path + '\0' + text;
   std::lock_guard<std::mutex> lock(cache_mu);
-  if (auto it = cache->find(cache_key); it != cache->end()) {
-    if (auto shared = it->second.lock()) return shared;
-  }
+  if (auto it = cache->find(cache_key); it != cache->end()) return it->second;
   WS_ASSIGN_OR_RETURN(std::shared_ptr<GcsCredentials> parsed,
                       Parse(path, text));
-  for (auto it = cache->begin(); it != cache->end();) {
-    it = it->second.expired() ? cache->erase(it) : std::next(it);
-  }
+  if (cache->size() >= 16) cache->clear();
   (*cache)[cache_key] = parsed;
   return parsed;
 }

@@ -14,8 +14,8 @@
 // https://oauth2.googleapis.com/token). Access tokens are cached and renewed
 // five minutes before they expire; Authorization() is thread-safe and
 // callers wait while one of them renews. Credentials loaded from the same
-// file contents are shared process-wide, so opening the shards of one
-// checkpoint exchanges one grant, not one per shard.
+// file (same path and contents) are shared process-wide, so opening the
+// shards of one checkpoint exchanges one grant, not one per shard.
 #ifndef WEIGHTSTREAM_PLUGINS_CLOUD_GCS_CREDENTIALS_H_
 #define WEIGHTSTREAM_PLUGINS_CLOUD_GCS_CREDENTIALS_H_
 
