@@ -6,6 +6,9 @@ this file run as a script: it starts the emulator's own CLI after one
 server-side fix, so that the emulator behaves like GCS where the tests need
 it to:
 
+- Download headers: ``x-goog-generation`` and an opaque ``ETag`` (not the
+  generation), as GCS sends them; the emulator sends neither, which would
+  hide a client that mistakes one for the other.
 - ``ifGenerationMatch`` on media downloads. GCS answers 412
   ``conditionNotMet`` when the object's generation differs; the emulator
   ignores the parameter and would serve the new object's bytes. The hook
@@ -28,7 +31,9 @@ anonymous credentials, as a user of the emulator would.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -143,27 +148,30 @@ def _serve(port: int, require_token: str | None) -> None:
     download = objects.download
 
     def download_with_preconditions(request, response, storage, *args, **kwargs):
+        try:
+            obj = storage.get_file_obj(request.params["bucket_name"], request.params["object_id"])
+        except NotFound:
+            obj = None
         wanted = request.query.get("ifGenerationMatch")
-        if wanted:
-            try:
-                obj = storage.get_file_obj(
-                    request.params["bucket_name"], request.params["object_id"]
-                )
-            except NotFound:
-                obj = None
-            if obj is not None and str(obj.get("generation")) != wanted[0]:
-                response.status = HTTPStatus.PRECONDITION_FAILED
-                response.json(
-                    {
-                        "error": {
-                            "code": 412,
-                            "message": "At least one of the pre-conditions you "
-                            "specified did not hold.",
-                            "errors": [{"reason": "conditionNotMet"}],
-                        }
+        if obj is not None and wanted and str(obj.get("generation")) != wanted[0]:
+            response.status = HTTPStatus.PRECONDITION_FAILED
+            response.json(
+                {
+                    "error": {
+                        "code": 412,
+                        "message": "At least one of the pre-conditions you specified did not hold.",
+                        "errors": [{"reason": "conditionNotMet"}],
                     }
-                )
-                return
+                }
+            )
+            return None
+        if obj is not None:
+            # As GCS answers downloads: the generation in its own header and
+            # an ETag that is an opaque string, not the generation.
+            generation = str(obj.get("generation"))
+            response["x-goog-generation"] = generation
+            etag = base64.b64encode(hashlib.sha256(generation.encode()).digest()[:9])
+            response["ETag"] = '"' + etag.decode() + '"'
         return download(request, response, storage, *args, **kwargs)
 
     # Patched before the server module builds its route table from

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,9 +78,17 @@ class GcsProvider : public Provider {
       return FormatError(display_ +
                          ": objects.get answer: " + object.status().message());
     }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      generation_ = object->generation;
+    }
     ObjectInfo info;
     info.size = object->size;
-    info.version = object->generation;
+    // The generation pins reads through ifGenerationMatch (RangeRequest),
+    // and ObjectInfo::version stays empty: the transport compares a non-empty
+    // version with each answer's ETag, and a GCS download's ETag is not the
+    // generation (it is an opaque per-generation/metageneration string).
+    info.version.clear();
     return info;
   }
 
@@ -94,8 +103,13 @@ class GcsProvider : public Provider {
     request.url = endpoint_ + "/download/storage/v1/b/" +
                   PercentEncode(bucket_, false) + "/o/" +
                   PercentEncode(object_, false) + "?alt=media";
-    if (!info.version.empty()) {
-      request.url += "&ifGenerationMatch=" + PercentEncode(info.version, false);
+    std::string generation;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      generation = generation_;
+    }
+    if (!generation.empty()) {
+      request.url += "&ifGenerationMatch=" + PercentEncode(generation, false);
     }
     request.headers.emplace_back("Range",
                                  "bytes=" + std::to_string(offset) + "-" +
@@ -190,6 +204,8 @@ class GcsProvider : public Provider {
   std::string display_;
   std::shared_ptr<GcsCredentials> credentials_;
   HttpTransport* token_transport_;
+  std::mutex mu_;
+  std::string generation_;  // From Stat(); empty until then.
 };
 
 StatusOr<std::string> Endpoint(const Options& options) {

@@ -3,7 +3,11 @@
 //   open:   objects.get  GET /storage/v1/b/BUCKET/o/OBJECT -> size, generation
 //   read:   GET /download/storage/v1/b/BUCKET/o/OBJECT?alt=media
 //             &ifGenerationMatch=GENERATION with Range: bytes=a-b, so a
-//             replaced object answers 412 instead of mixing bytes
+//             replaced object answers 412 instead of mixing bytes. The
+//             provider keeps the generation itself and leaves
+//             ObjectInfo::version empty, because the transport checks a
+//             version against each answer's ETag, which for GCS is not the
+//             generation.
 //   list:   objects.list GET /storage/v1/b/BUCKET/o?prefix=P&pageToken=T
 // The JSON API rather than the XML one because one metadata GET gives size
 // and generation (the emulator has no HEAD), preconditions are query
