@@ -34,7 +34,8 @@ from weightstream.errors import (
     PluginNotInstalledError,
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# realpath: under Bazel this file is a symlink into the source tree.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 SOURCE = os.path.join(ROOT, "cpp", "weightstream", "fake_device_plugin.cc")
 
 
