@@ -226,5 +226,91 @@ TEST_F(AzureProviderTest, ErrorMapping) {
   EXPECT_NE(s.message().find("no credentials found"), std::string::npos);
 }
 
+// Records requests and answers each with the next canned response: shows
+// what the provider sends; the protocol itself is exercised against Azurite
+// by py/tests/test_azure.py.
+class RecordingTransport : public HttpTransport {
+ public:
+  std::vector<HttpRequest> requests;
+  std::vector<HttpResponse> responses;
+
+  StatusOr<HttpResponse> Fetch(const HttpRequest& request,
+                               size_t max_body) override {
+    requests.push_back(request);
+    if (responses.empty()) return IoError("no canned response");
+    HttpResponse r = responses.front();
+    responses.erase(responses.begin());
+    return r;
+  }
+};
+
+HttpResponse Page(const std::string& blobs, const std::string& marker) {
+  HttpResponse r;
+  r.status = 200;
+  r.body = "<EnumerationResults><Blobs>" + blobs + "</Blobs><NextMarker>" +
+           marker + "</NextMarker></EnumerationResults>";
+  return r;
+}
+
+std::string Blob(const std::string& name, int size) {
+  return "<Blob><Name>" + name + "</Name><Properties><Content-Length>" +
+         std::to_string(size) + "</Content-Length></Properties></Blob>";
+}
+
+TEST_F(AzureProviderTest, ListingFollowsMarkersAndKeepsTheUrlForm) {
+  std::string sas = std::string("sv=1&sig=") + kSig;
+  auto p = MakeAzureProvider(
+      "https://acct.blob.core.windows.net/models/dir%20x/?" + sas, Options());
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  RecordingTransport t;
+  t.responses = {Page(Blob("dir x/b.bin", 2), "2!48!M 1"),
+                 Page(Blob("dir x/a.bin", 1), "")};
+  auto listed = (*p)->List(t);
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  ASSERT_EQ(listed->size(), 2u);
+  // Sorted, same URL form as the prefix, with the SAS that opens them.
+  EXPECT_EQ((*listed)[0].url,
+            "https://acct.blob.core.windows.net/models/dir%20x/a.bin?" + sas);
+  EXPECT_EQ((*listed)[1].size, 2u);
+  ASSERT_EQ(t.requests.size(), 2u);
+  EXPECT_EQ(t.requests[0].url,
+            "https://acct.blob.core.windows.net/models?restype=container"
+            "&comp=list&maxresults=5000&prefix=dir%20x%2F&" +
+                sas);
+  EXPECT_EQ(
+      t.requests[1].url,
+      "https://acct.blob.core.windows.net/models?restype=container"
+      "&comp=list&maxresults=5000&prefix=dir%20x%2F&marker=2%2148%21M%201&" +
+          sas);
+
+  Options o;
+  o.account_name = "acct";
+  auto az = MakeAzureProvider("az://models/dir/", o);
+  ASSERT_TRUE(az.ok());
+  t.requests.clear();
+  t.responses = {Page(Blob("dir/a", 1), "")};
+  listed = (*az)->List(t);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ((*listed)[0].url, "az://models/dir/a");
+
+  // Hostile servers: names outside the prefix, a marker that repeats, an
+  // answer that is not a listing.
+  t.responses = {Page(Blob("elsewhere/a", 1), "")};
+  EXPECT_EQ((*az)->List(t).status().code(), StatusCode::kFormat);
+  t.responses = {Page("", "m"), Page("", "m")};
+  auto looped = (*az)->List(t);
+  ASSERT_FALSE(looped.ok());
+  EXPECT_NE(looped.status().message().find("repeated"), std::string::npos);
+  HttpResponse html;
+  html.status = 200;
+  html.body = "<html><body>captive portal</body></html>";
+  t.responses = {html};
+  EXPECT_EQ((*az)->List(t).status().code(), StatusCode::kFormat);
+  HttpResponse denied;
+  denied.status = 403;
+  t.responses = {denied};
+  EXPECT_EQ((*az)->List(t).status().code(), StatusCode::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace weightstream::cloud
