@@ -84,12 +84,14 @@ class PluginSource : public Source {
     if (code == WS_OK) return Status::Ok();
     Status s = StatusFromPluginError(code, error);
     if (code == WS_CHANGED) {
-      // One message whatever the plugin says: the caller must know that no
-      // mixed data was returned and that retrying reads the new object.
+      // Whatever the plugin says, the caller must learn that the object
+      // changed and that no mixed data was returned.
+      const bool said = s.message().find("changed while") != std::string::npos;
       return Status(StatusCode::kIo,
                     s.message() +
-                        " (the object changed while it was being "
-                        "read; nothing read from it was kept)")
+                        (said ? " (nothing read from it was kept)"
+                              : " (the object changed while it was being "
+                                "read; nothing read from it was kept)"))
           .set_http_status(s.http_status());
     }
     return s;

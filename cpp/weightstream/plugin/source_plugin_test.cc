@@ -109,6 +109,7 @@ TEST(SourcePluginTest, MapsErrorsWithHttpStatus) {
   EXPECT_EQ(s.code(), StatusCode::kIo);
   EXPECT_THAT(s.message(), HasSubstr("changed while it was being read"));
   EXPECT_THAT(s.message(), HasSubstr("ETag mismatch at offset 0"));
+  EXPECT_THAT(s.message(), HasSubstr("nothing read from it was kept"));
 }
 
 TEST(SourcePluginTest, ErrorMessageWithoutTerminatorIsBounded) {
