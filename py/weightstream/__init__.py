@@ -12,6 +12,9 @@ from . import gguf
 from ._build_info import build_info
 from ._version import __version__
 from .errors import (
+    DeviceError,
+    DeviceNotAvailableError,
+    DeviceOutOfMemoryError,
     DownloadError,
     FormatError,
     HTTPStatusError,
@@ -28,6 +31,9 @@ from .safetensors import SafeOpen, TensorInfo, TensorSlice, open, safe_open
 from .streamer import SafetensorsStreamer
 
 __all__ = [
+    "DeviceError",
+    "DeviceNotAvailableError",
+    "DeviceOutOfMemoryError",
     "DownloadError",
     "FormatError",
     "HTTPStatusError",
