@@ -259,3 +259,21 @@ def test_local_paths_that_look_like_urls_stay_local(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         ws.load_file("ftp://host/model.safetensors")
     assert not isinstance(e.value, errors.RemoteFileNotFoundError)
+
+
+def test_cli_inspect_load_verify_take_urls(tmp_path, capsys):
+    from weightstream import cli
+
+    path = tmp_path / "model.safetensors"
+    safetensors.numpy.save_file(tensors(6), path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert cli.main(["inspect", "--json", url(path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tensor_count"] == 6 and summary["format"] == "safetensors"
+    assert cli.main(["load", "--json", url(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["tensors"] == 6
+    assert cli.main(["verify", url(path), "--sha256", digest]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert cli.main(["verify", url(path), "--sha256", "0" * 64]) == 1
+    assert cli.main(["inspect", url(tmp_path / "missing.safetensors")]) == 1
+    assert "HTTP 404" in capsys.readouterr().err

@@ -139,7 +139,15 @@ def _text(value: Any) -> str:
 # --------------------------------------------------------------------------
 
 
+def _is_url(path: str) -> bool:
+    from . import _remote
+
+    return _remote.is_url(path)
+
+
 def _detect_format(path: str) -> str:
+    if _is_url(path):  # by name: sniffing would cost a request
+        return "gguf" if path.split("?", 1)[0].lower().endswith(".gguf") else "safetensors"
     if os.path.isdir(path):
         return "safetensors"
     try:
@@ -240,7 +248,7 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     path = args.file
-    if not os.path.exists(path):
+    if not _is_url(path) and not os.path.exists(path):
         raise _Failure(f"{path}: no such file")
     fmt = _detect_format(path)
     summary = _inspect_gguf(path) if fmt == "gguf" else _inspect_safetensors(path)
@@ -266,7 +274,7 @@ def _nbytes(value: Any) -> int:
 def _cmd_load(args: argparse.Namespace) -> int:
     from . import _options, safetensors
 
-    if not os.path.exists(args.path):
+    if not _is_url(args.path) and not os.path.exists(args.path):
         raise _Failure(f"{args.path}: no such file or directory")
     if args.framework == "torch":
         try:
@@ -275,6 +283,9 @@ def _cmd_load(args: argparse.Namespace) -> int:
             raise _Failure("--framework torch needs PyTorch installed") from None
     concurrency = args.concurrency or _options.DEFAULT_CONCURRENCY
     chunk = args.chunk_size or _options.DEFAULT_CHUNK_BYTES
+    if _is_url(args.path):
+        # Unless chosen: the remote source's preferred sizes (None in --json).
+        concurrency, chunk = args.concurrency, args.chunk_size
     fmt = _detect_format(args.path)
     loader = _gguf_module(args.path).load_file if fmt == "gguf" else safetensors.load_file
     start = time.perf_counter()
@@ -364,9 +375,14 @@ def _sha256_of(path: str) -> str:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     path = args.file
-    if not os.path.isfile(path):
+    if _is_url(path):
+        from .integrity import sha256_file
+
+        actual = sha256_file(path)
+    elif not os.path.isfile(path):
         raise _Failure(f"{path}: no such file")
-    actual = _sha256_of(path)
+    else:
+        actual = _sha256_of(path)
     if actual != args.sha256:
         raise _Failure(f"{path}: SHA-256 mismatch: expected {args.sha256}, got {actual}")
     print(f"{path}: OK (sha256 {actual})")
