@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace weightstream::cloud {
 namespace {
 
@@ -111,6 +113,45 @@ TEST(AzureListing, ErrorBody) {
   e = ParseAzureError(
       "<!DOCTYPE x [<!ENTITY a \"b\">]><Error><Code>&a;</Code></Error>");
   EXPECT_TRUE(e.code.empty());
+}
+
+// Deterministic mutations of a valid page (byte flips, truncations,
+// duplicated slices): every one parses or fails with kFormat; under
+// --config=asan this also checks memory safety. Bounded, not a fuzzer.
+TEST(AzureListing, MutatedPagesNeverCrash) {
+  const std::string page(kPage);
+  std::mt19937 rng(20261122);
+  int ok = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string doc = page;
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !doc.empty(); ++e) {
+      size_t at = rng() % doc.size();
+      switch (rng() % 4) {
+        case 0:
+          doc[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          doc.resize(at);
+          break;
+        case 2:
+          doc.insert(at, doc.substr(rng() % doc.size(), rng() % 64));
+          break;
+        default:
+          doc.erase(at, rng() % 16);
+          break;
+      }
+    }
+    auto parsed = ParseAzureBlobList(doc);
+    if (parsed.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(parsed.status().code(), StatusCode::kFormat);
+      EXPECT_LT(parsed.status().message().size(), 600u);
+    }
+    ParseAzureError(doc);
+  }
+  EXPECT_GT(ok, 0);  // Some mutations (inside text) stay valid.
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace weightstream::cloud {
 namespace {
 
@@ -89,6 +91,46 @@ TEST(GcsJson, ErrorBody) {
   e = ParseGcsError("<html>Not Found</html>");
   EXPECT_TRUE(e.reason.empty());
   EXPECT_TRUE(e.message.empty());
+}
+
+TEST(GcsJson, MutatedPagesNeverCrash) {
+  const std::string page =
+      R"({"kind":"storage#objects","nextPageToken":"CgRkaXIv",)"
+      R"("items":[{"name":"dir/a","size":"1","generation":"7"},)"
+      R"({"name":"dir/b\u00e9\n","size":22}]})";
+  std::mt19937 rng(20261122);
+  int ok = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string doc = page;
+    int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !doc.empty(); ++e) {
+      size_t at = rng() % doc.size();
+      switch (rng() % 4) {
+        case 0:
+          doc[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          doc.resize(at);
+          break;
+        case 2:
+          doc.insert(at, doc.substr(rng() % doc.size(), rng() % 64));
+          break;
+        default:
+          doc.erase(at, rng() % 16);
+          break;
+      }
+    }
+    auto parsed = ParseGcsListPage(doc);
+    if (parsed.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(parsed.status().code(), StatusCode::kFormat);
+      EXPECT_LT(parsed.status().message().size(), 600u);
+    }
+    (void)ParseGcsObject(doc);
+    ParseGcsError(doc);
+  }
+  EXPECT_GT(ok, 0);
 }
 
 }  // namespace
