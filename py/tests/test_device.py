@@ -321,3 +321,15 @@ def test_torch_cpu_build_is_a_clear_error(fake, model):
         pytest.skip("torch has CUDA here")
     with pytest.raises(DeviceNotAvailableError, match="install a CUDA build of torch"):
         ws.load_file(model, "torch", device="cuda")
+
+
+def test_runai_dropin_routes_cuda_to_the_plugin(fake, model):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("torch has CUDA here: test_cuda.py covers the real path")
+    from weightstream.runai import SafetensorsStreamer
+
+    with SafetensorsStreamer() as s:
+        # The fake device exists; torch (a CPU build) cannot allocate on it.
+        with pytest.raises(DeviceNotAvailableError, match="install a CUDA build of torch"):
+            s.stream_file(model, device="cuda:0")

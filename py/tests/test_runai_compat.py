@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from conftest import save_numpy
@@ -149,13 +151,24 @@ def test_s3_credentials_rejected(model_file):
 
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:0"])
-def test_cuda_device_rejected(model_file, device):
+def test_cuda_device_needs_the_plugin(model_file, device, monkeypatch):
+    # device="cuda" goes to the CUDA plugin (test_device.py, test_cuda.py);
+    # without it installed, the error names the package.
+    monkeypatch.delenv("WEIGHTSTREAM_CUDA_LIBRARY", raising=False)
+    monkeypatch.setitem(sys.modules, "weightstream_cuda13", None)
     path, _ = model_file
     with SafetensorsStreamer() as streamer:
-        with pytest.raises(ValueError, match="device"):
+        with pytest.raises(ImportError, match="weightstream-cuda13"):
             streamer.stream_file(path, device=device)
-        with pytest.raises(ValueError, match="device"):
+        with pytest.raises(ImportError, match="weightstream-cuda13"):
             streamer.stream_files([path], device=device)
+
+
+def test_other_devices_rejected(model_file):
+    path, _ = model_file
+    with SafetensorsStreamer() as streamer:
+        with pytest.raises(ValueError, match="device 'mps'"):
+            streamer.stream_file(path, device="mps")
 
 
 # --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import os
 from collections.abc import Collection, Iterator
 from typing import Any
 
+from . import _device
 from . import streamer as _streamer
 
 # runai's own default cap (40 GB): a cap here, not an allocation.
@@ -55,12 +56,18 @@ class SafetensorsStreamer:
             memory_limit=_memory_limit(),
             framework="torch",
         )
+        self._sizing = (concurrency, chunk)
+        # device="cuda[:N]" files: a device-mode streamer per device
+        # (weightstream-cuda13), yielded after the CPU ones.
+        self._devices: dict[str, _streamer.SafetensorsStreamer] = {}
 
     def __enter__(self) -> SafetensorsStreamer:
         return self
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         self._inner.close()
+        for s in self._devices.values():
+            s.close()
 
     def stream_file(
         self,
@@ -91,16 +98,25 @@ class SafetensorsStreamer:
     ) -> None:
         if s3_credentials is not None:
             raise ValueError("s3_credentials: object storage is not supported by this build")
-        if device not in (None, "cpu"):
-            raise ValueError(
-                f"device {device!r} is not supported: this build loads into CPU memory"
-            )
         # is_distributed only changes how runai splits work between ranks; every
         # rank here reads what it asked for. owned=False is served as owned.
+        if _device.is_accelerator(device):
+            key = str(device)
+            if key not in self._devices:
+                concurrency, chunk = self._sizing
+                self._devices[key] = _streamer.SafetensorsStreamer(
+                    concurrency=concurrency, chunk_size=chunk, framework="torch", device=key
+                )
+            self._devices[key].stream_files(paths, tensor_names=tensor_names)
+            return
+        if device not in (None, "cpu"):
+            raise ValueError(f"device {device!r} is not supported: expected 'cpu' or 'cuda[:N]'")
         self._inner.stream_files(paths, tensor_names=tensor_names)
 
     def get_tensors(self) -> Iterator[tuple[str, Any]]:
-        return self._inner.get_tensors()
+        yield from self._inner.get_tensors()
+        for s in self._devices.values():
+            yield from s.get_tensors()
 
 
 __all__ = ["SafetensorsStreamer"]
