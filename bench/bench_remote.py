@@ -5,12 +5,13 @@ vs runai-model-streamer's S3 backend, over servers on loopback.
 
 Cases, all in one run against the same servers:
 - S3: moto_server (SigV4 auth on, py/tests/s3_server.py) serving a ~1 GiB
-  two-shard checkpoint. weightstream `load_file("s3://...")`; boto3
-  `download_fileobj` into a BytesIO per shard (bytes only, no parsing);
-  runai `SafetensorsStreamer.stream_files(["s3://..."])`.
+  checkpoint in 16 shards with an index. weightstream
+  `load_file("s3://.../model.safetensors.index.json")`; boto3
+  `download_fileobj` into a BytesIO per shard, one shard after another (bytes
+  only, no parsing); runai `SafetensorsStreamer.stream_files([every shard])`.
 - HTTP: nginx (Debian nginx-light) serving the same files. weightstream
-  `load_file("http://...")`; `curl -o /dev/null` per shard (one stream, the
-  wire-speed reference).
+  `load_file("http://.../model.safetensors.index.json")`; `curl -o
+  /dev/null` per shard (one stream, the wire-speed reference).
 - High latency: the same nginx behind bench/delay_proxy.py (each direction
   delayed by --delay-ms; this kernel has no netem). weightstream with its
   default 16 parallel ranges vs concurrency=1 vs curl.
@@ -52,13 +53,14 @@ MIB = 1 << 20
 BUCKET = "bench"
 
 
-def make_checkpoint(directory: Path, total_mib: int, shards: int) -> list[Path]:
+def make_checkpoint(directory: Path, total_mib: int, shards: int) -> tuple[list[Path], Path]:
     import safetensors.numpy  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     per_shard = total_mib // shards
-    tensor_mib = 32
+    tensor_mib = min(32, per_shard)
     paths = []
+    weight_map: dict[str, str] = {}
     for s in range(shards):
         tensors = {
             f"layer.{s}.{i}.weight": np.frombuffer(rng.bytes(tensor_mib * MIB), np.float32).reshape(
@@ -69,7 +71,10 @@ def make_checkpoint(directory: Path, total_mib: int, shards: int) -> list[Path]:
         p = directory / f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
         safetensors.numpy.save_file(tensors, str(p))
         paths.append(p)
-    return paths
+        weight_map.update({name: p.name for name in tensors})
+    index = directory / "model.safetensors.index.json"
+    index.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return paths, index
 
 
 def timed(fn: Callable[[], int]) -> tuple[float, int]:
@@ -207,7 +212,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--size-mib", type=int, default=1024)
-    ap.add_argument("--shards", type=int, default=2)
+    # moto copies a whole object for every ranged GET: with big shards the
+    # S3 figures would measure that, not the clients.
+    ap.add_argument("--shards", type=int, default=16)
     ap.add_argument(
         "--delay-ms", type=float, default=20.0, help="one-way delay of the latency case"
     )
@@ -226,7 +233,7 @@ def main() -> None:
         data = tmp_path / "data"
         data.mkdir()
         print(f"writing a {args.size_mib} MiB checkpoint ...", flush=True)
-        paths = make_checkpoint(data, args.size_mib, args.shards)
+        paths, index = make_checkpoint(data, args.size_mib, args.shards)
         total = sum(p.stat().st_size for p in paths)
 
         with MotoS3(str(tmp_path)) as s3, Nginx.running(www, tls=False) as nginx:
@@ -236,6 +243,8 @@ def main() -> None:
             for p, key in zip(paths, keys, strict=True):
                 client.upload_file(str(p), BUCKET, key)
                 os.link(p, nginx.www / p.name)
+            client.upload_file(str(index), BUCKET, f"ckpt/{index.name}")
+            os.link(index, nginx.www / index.name)
             c = s3.credentials
             s3_urls = [f"s3://{BUCKET}/{k}" for k in keys]
             s3_opts = {"endpoint_url": s3.endpoint, **c.options()}
@@ -250,23 +259,27 @@ def main() -> None:
                 }
             )
             http_urls = [f"http://127.0.0.1:{nginx.port}/{p.name}" for p in paths]
+            s3_index = f"s3://{BUCKET}/ckpt/{index.name}"
+            http_index = f"http://127.0.0.1:{nginx.port}/{index.name}"
 
-            # Correctness first: each weightstream path byte-equal to local.
+            # Correctness first: weightstream byte-equal to local, both ways.
             import weightstream as ws  # noqa: PLC0415
 
-            for p, s3_url, http_url in zip(paths, s3_urls, http_urls, strict=True):
-                want = ws.load_file(str(p))
-                for url, o in ((s3_url, s3_opts), (http_url, None)):
-                    got = ws.load_file(url, options=o)
-                    assert all(got[k].tobytes() == want[k].tobytes() for k in want), url
+            want = ws.load_file(str(index))
+            for url, o in ((s3_index, s3_opts), (http_index, None)):
+                got = ws.load_file(url, options=o)
+                assert sorted(got) == sorted(want), url
+                assert all(got[k].tobytes() == want[k].tobytes() for k in want), url
+                del got
+            del want
 
             cases: dict[str, dict[str, Callable[[], int]]] = {
                 "S3 (moto_server)": {
-                    "weightstream": ws_loader(s3_urls, s3_opts),
+                    "weightstream": ws_loader([s3_index], s3_opts),
                     "boto3 download_fileobj": boto3_loader(s3, keys),
                 },
                 "HTTP (nginx)": {
-                    "weightstream": ws_loader(http_urls),
+                    "weightstream": ws_loader([http_index]),
                     "curl (1 stream)": curl_loader(http_urls),
                 },
             }
@@ -278,31 +291,39 @@ def main() -> None:
                 print("runai-model-streamer-s3 is not installed: skipped", flush=True)
 
             results: dict[str, dict[str, list[float]]] = {}
+            failures: dict[str, list[str]] = {}
             rtt = None
             with delay_proxy(nginx.port, args.delay_ms, args.window_kib * 1024) as dport:
                 slow_urls = [f"http://127.0.0.1:{dport}/{p.name}" for p in paths]
+                slow_index = [f"http://127.0.0.1:{dport}/{index.name}"]
                 rtt = ttfb(slow_urls[0])
                 label = f"HTTP, {args.delay_ms:g} ms each way, {args.window_kib} KiB window"
                 cases[label] = {
-                    "weightstream (16 ranges)": ws_loader(slow_urls),
-                    "weightstream (concurrency=1)": ws_loader(slow_urls, concurrency=1),
+                    "weightstream (16 ranges)": ws_loader(slow_index),
+                    "weightstream (concurrency=1)": ws_loader(slow_index, concurrency=1),
                     "curl (1 stream)": curl_loader(slow_urls),
                 }
                 for r in range(args.runs):
                     for case, loaders in cases.items():
                         for name, fn in loaders.items():
-                            secs, nbytes = timed(fn)
-                            results.setdefault(case, {}).setdefault(name, []).append(secs)
+                            runs = results.setdefault(case, {}).setdefault(name, [])
+                            try:
+                                secs, nbytes = timed(fn)
+                            except Exception as e:  # noqa: BLE001 - reported, not hidden
+                                failures.setdefault(f"{case}: {name}", []).append(str(e)[:200])
+                                print(f"run {r + 1} {case:40s} {name:30s} FAILED: {e}", flush=True)
+                                continue
+                            runs.append(secs)
                             print(
                                 f"run {r + 1} {case:40s} {name:30s} {secs:7.2f} s "
                                 f"{nbytes / secs / MIB:8.1f} MiB/s",
                                 flush=True,
                             )
 
-    write_results(args, results, total, rtt)
+    write_results(args, results, failures, total, rtt)
 
 
-def write_results(args, results, total: int, rtt: float | None) -> None:
+def write_results(args, results, failures, total: int, rtt: float | None) -> None:
     m = machine()
     v = versions()
     date = dt.date.today().isoformat()
@@ -322,6 +343,12 @@ def write_results(args, results, total: int, rtt: float | None) -> None:
     for case, loaders in results.items():
         lines += [f"## {case}", "", "| loader | seconds | MiB/s |", "|---|---|---|"]
         for name, secs in loaders.items():
+            failed = failures.get(f"{case}: {name}", [])
+            if not secs:
+                lines.append(f"| {name} | failed in every run: {failed[0]} | - |")
+                continue
+            if failed:
+                name = f"{name} (failed {len(failed)} of {len(failed) + len(secs)} runs)"
             med = statistics.median(secs)
             spread = f"{min(secs):.2f}-{max(secs):.2f}"
             lines.append(f"| {name} | {med:.2f} ({spread}) | {total / med / MIB:.0f} |")
@@ -341,11 +368,14 @@ def write_results(args, results, total: int, rtt: float | None) -> None:
         "",
     ]
     stem.with_suffix(".md").write_text("\n".join(lines))
-    stem.with_suffix(".json").write_text(
-        json.dumps(
-            {"machine": m, "versions": v, "total_bytes": total, "seconds": results}, indent=1
-        )
-    )
+    record = {
+        "machine": m,
+        "versions": v,
+        "total_bytes": total,
+        "seconds": results,
+        "failures": failures,
+    }
+    stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
     print(f"wrote {stem}.md")
 
 
