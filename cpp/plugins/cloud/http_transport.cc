@@ -283,6 +283,9 @@ class Sender {
     // libcurl would otherwise add "Expect: 100-continue" to POSTs.
     if (!headers.Add("Expect:")) return CURLE_OUT_OF_MEMORY;
     curl_easy_setopt(curl, CURLOPT_URL, request_.url.c_str());
+    // Object keys may contain "/../" or "/./": send the path as signed, not
+    // normalized.
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
@@ -299,6 +302,12 @@ class Sender {
                      static_cast<long>(config_.connect_timeout_s * 1000));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
                      static_cast<long>(config_.request_timeout_s * 1000));
+    // A connection that stops delivering is retried well before the
+    // request timeout: a stalled peer is as good as a reset one.
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(
+        curl, CURLOPT_LOW_SPEED_TIME,
+        static_cast<long>(std::min(30.0, config_.request_timeout_s) + 0.5));
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (config_.ca_bundle) {

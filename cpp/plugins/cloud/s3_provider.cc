@@ -137,6 +137,12 @@ class S3Provider : public Provider {
       if (response.status == 412)
         m += " (the object changed since it was opened)";
     }
+    if (auto region = response.Header("x-amz-bucket-region");
+        region && *region != settings_.region) {
+      m += "; the bucket is in region " + QuoteUntrusted(*region) + ", not " +
+           QuoteUntrusted(settings_.region) +
+           " (set the region option or AWS_REGION)";
+    }
     if ((response.status == 401 || response.status == 403) &&
         !settings_.credentials && !settings_.anonymous_requested) {
       m += "; no AWS credentials were found (looked in " +
