@@ -7,6 +7,9 @@
 #   3. phase 1 + phase 2: build, check and repair the wheels
 #      (tools/build_wheel.py, tools/build_cloud_wheel.py)
 #   4. install both wheels into a fresh venv and run the Python tests there
+#   5. the CUDA plugin (tools/cuda_check.sh): nvcc build, its wheel, the
+#      no-driver checks; GPU tests skip visibly without a GPU
+#   6. the release machinery for four platforms (tools/release_check.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -46,6 +49,10 @@ env -u WEIGHTSTREAM_CLOUD_LIBRARY WEIGHTSTREAM_EXPECT_INSTALLED=1 WEIGHTSTREAM_E
   WEIGHTSTREAM_TEST_PLUGIN="$bazel_bin/cpp/weightstream/plugin/libws_test_plugin.so" \
   "$work/venv/bin/python" -m pytest -p no:cacheprovider \
   --rootdir "$work" -c /dev/null -ra -q "$ROOT/py/tests"
+
+echo "== CUDA plugin: build with nvcc, wheel, no-driver checks (tools/cuda_check.sh)"
+cd "$ROOT"
+WEIGHTSTREAM_CORE_WHEEL="$ROOT/$wheel" bash tools/cuda_check.sh
 
 echo "== release: cross builds, workflows, phase-2 rehearsal (tools/release_check.sh)"
 bash "$ROOT/tools/release_check.sh"
