@@ -348,9 +348,15 @@ class Sender {
 
   const std::string& where() const { return where_; }
 
-  void Wait(int retry) const {
+  // Sleeps before retry number `retry`; `answer` is the response that is
+  // being retried, if there was one (its Retry-After is honoured).
+  void Wait(int retry, const HttpResponse* answer = nullptr) const {
+    std::string retry_after;
+    if (answer != nullptr) {
+      retry_after = answer->Header("retry-after").value_or("");
+    }
     std::this_thread::sleep_for(
-        BackoffDelay(config_.backoff, retry, RandomUnit()));
+        RetryWait(config_.backoff, retry, RandomUnit(), retry_after));
   }
 
  private:
@@ -399,7 +405,7 @@ StatusOr<HttpResponse> CurlTransport::Fetch(const HttpRequest& request,
     const bool retry = answered ? IsRetryableHttpStatus(t.response.status)
                                 : IsRetryableCurlCode(rc);
     if (retry && attempt < config_.max_retries) {
-      sender.Wait(attempt);
+      sender.Wait(attempt, answered ? &t.response : nullptr);
       continue;
     }
     if (!answered) return IoError(sender.CurlFailure(rc, errbuf, attempt + 1));
@@ -470,7 +476,7 @@ StatusOr<HttpResponse> CurlTransport::ReadRange(
     if (!retry || attempt >= config_.max_retries) {
       return IoError(last_problem);
     }
-    sender.Wait(attempt);
+    sender.Wait(attempt, answered ? &t.response : nullptr);
   }
 }
 

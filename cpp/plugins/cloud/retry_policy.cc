@@ -31,6 +31,31 @@ std::chrono::milliseconds BackoffDelay(const Backoff& backoff, int attempt,
   return std::chrono::milliseconds(static_cast<int64_t>(ceiling * r));
 }
 
+std::chrono::milliseconds RetryWait(const Backoff& backoff, int attempt,
+                                    double random01,
+                                    std::string_view retry_after,
+                                    std::chrono::milliseconds max_honoured) {
+  const std::chrono::milliseconds wait =
+      BackoffDelay(backoff, attempt, random01);
+  while (!retry_after.empty() &&
+         (retry_after.front() == ' ' || retry_after.front() == '\t')) {
+    retry_after.remove_prefix(1);
+  }
+  while (!retry_after.empty() &&
+         (retry_after.back() == ' ' || retry_after.back() == '\t')) {
+    retry_after.remove_suffix(1);
+  }
+  if (retry_after.empty() || retry_after.size() > 9) return wait;
+  int64_t seconds = 0;
+  for (char c : retry_after) {
+    if (c < '0' || c > '9') return wait;  // An HTTP-date, or garbage.
+    seconds = seconds * 10 + (c - '0');
+  }
+  const std::chrono::milliseconds asked =
+      std::min(std::chrono::milliseconds(seconds * 1000), max_honoured);
+  return std::max(wait, asked);
+}
+
 double RandomUnit() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(gen);

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string_view>
 
 namespace weightstream::cloud {
 
@@ -26,6 +27,15 @@ struct Backoff {
 // test.
 std::chrono::milliseconds BackoffDelay(const Backoff& backoff, int attempt,
                                        double random01);
+
+// The wait before retry `attempt` when the server said Retry-After
+// (`retry_after`, the header's value, or empty): the backoff, but at least
+// the delay-seconds the server asked for, up to `max_honoured` (a server
+// asking for an hour is not waited on). HTTP-dates are ignored.
+std::chrono::milliseconds RetryWait(
+    const Backoff& backoff, int attempt, double random01,
+    std::string_view retry_after,
+    std::chrono::milliseconds max_honoured = std::chrono::milliseconds(30000));
 
 // A uniform draw in [0, 1) from a per-thread generator.
 double RandomUnit();

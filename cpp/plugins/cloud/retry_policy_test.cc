@@ -32,6 +32,19 @@ TEST(RetryPolicy, FullJitterWithinExponentialCeiling) {
   }
 }
 
+TEST(RetryPolicy, RetryAfterIsHonouredUpToALimit) {
+  const Backoff b{std::chrono::milliseconds(100),
+                  std::chrono::milliseconds(10000)};
+  EXPECT_EQ(RetryWait(b, 0, 0.5, "").count(), 50);
+  EXPECT_EQ(RetryWait(b, 0, 0.5, "2").count(), 2000);
+  EXPECT_EQ(RetryWait(b, 0, 0.5, " 3 ").count(), 3000);
+  EXPECT_EQ(RetryWait(b, 6, 0.999, "1").count(), 6393);    // backoff is longer
+  EXPECT_EQ(RetryWait(b, 0, 0.5, "3600").count(), 30000);  // capped
+  EXPECT_EQ(RetryWait(b, 0, 0.5, "99999999999").count(), 50);
+  EXPECT_EQ(RetryWait(b, 0, 0.5, "Wed, 21 Oct 2015 07:28:00 GMT").count(), 50);
+  EXPECT_EQ(RetryWait(b, 0, 0.5, "-5").count(), 50);
+}
+
 TEST(Errors, HttpStatusCodes) {
   EXPECT_EQ(HttpStatusError(404, "m").code(), StatusCode::kNotFound);
   EXPECT_EQ(HttpStatusError(403, "m").code(), StatusCode::kPermissionDenied);

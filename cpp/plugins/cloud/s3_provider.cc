@@ -153,6 +153,9 @@ class S3Provider : public Provider {
     if (response.attempts > 1) {
       m += "; gave up after " + std::to_string(response.attempts) + " attempts";
     }
+    if (auto id = response.Header("x-amz-request-id")) {
+      m += " (request id " + QuoteUntrusted(*id) + ")";
+    }
     return HttpStatusError(response.status, std::move(m));
   }
 
