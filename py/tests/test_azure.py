@@ -267,12 +267,6 @@ def test_sas_in_url_never_shown(azurite, container, clean_env) -> None:
     assert "/models/sasurl/model.safetensors" in str(e.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugin_entry.cc routes http(s) to Azure only for *.blob.core.windows.net; "
-    "it should ask IsAzureBlobUrl (azure_provider.h), which also knows the configured "
-    "endpoint. Until then this URL is read by the plain HTTP provider.",
-)
 def test_path_style_url_under_endpoint_is_served_as_azure(azurite, container, clean_env) -> None:
     # Only the Azure provider signs with the account key (no SAS in the URL)
     # and explains a 404 with the service's error code.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cpp/plugins/cloud/azure_provider.h"
 #include "cpp/plugins/cloud/errors.h"
 #include "cpp/plugins/cloud/http_transport.h"
 #include "cpp/plugins/cloud/options.h"
@@ -98,16 +99,6 @@ std::string SchemeOf(std::string_view url) {
   return scheme;
 }
 
-bool IsAzureBlobHttps(std::string_view url) {
-  const size_t start = url.find("://");
-  if (start == std::string_view::npos) return false;
-  std::string_view rest = url.substr(start + 3);
-  std::string_view host = rest.substr(0, rest.find_first_of("/?:"));
-  constexpr std::string_view kSuffix = ".blob.core.windows.net";
-  return host.size() > kSuffix.size() &&
-         host.substr(host.size() - kSuffix.size()) == kSuffix;
-}
-
 StatusOr<std::unique_ptr<Provider>> MakeProvider(std::string_view url,
                                                  const Options& options,
                                                  HttpTransport& transport) {
@@ -115,7 +106,9 @@ StatusOr<std::unique_ptr<Provider>> MakeProvider(std::string_view url,
   if (scheme == "s3") return MakeS3Provider(url, options);
   if (scheme == "gs") return MakeGcsProvider(url, options, transport);
   if (scheme == "az") return MakeAzureProvider(url, options);
-  if (scheme == "https" && IsAzureBlobHttps(url)) {
+  // Azure Blob over https (*.blob.core.windows.net, or under a configured
+  // blob endpoint such as Azurite's): signed by the Azure provider.
+  if ((scheme == "http" || scheme == "https") && IsAzureBlobUrl(url, options)) {
     return MakeAzureProvider(url, options);
   }
   if (scheme == "http" || scheme == "https") {
