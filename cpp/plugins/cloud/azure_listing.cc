@@ -5,7 +5,8 @@
 #include <cstring>
 #include <optional>
 
-#include "cpp/plugins/cloud/gcs_azure_encoding.h"
+#include "cpp/plugins/cloud/decimal.h"
+#include "cpp/plugins/cloud/url.h"
 
 namespace weightstream::cloud {
 namespace {
@@ -116,16 +117,6 @@ class XmlWalker {
   std::string error_;
 };
 
-std::optional<uint64_t> ParseDecimal(std::string_view s) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + uint64_t(c - '0');
-  }
-  return v;
-}
-
 class BlobListWalker : public XmlWalker {
  public:
   AzureBlobPage page;
@@ -159,7 +150,7 @@ class BlobListWalker : public XmlWalker {
       have_name_ = true;
     } else if (path ==
                "EnumerationResults/Blobs/Blob/Properties/Content-Length") {
-      auto size = ParseDecimal(text);
+      auto size = ParseDecimalU64(text);
       if (!size) {
         Fail("blob Content-Length is not a decimal size: " +
              QuoteUntrusted(text));

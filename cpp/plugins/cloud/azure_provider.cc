@@ -10,8 +10,10 @@
 #include "cpp/plugins/cloud/azure_connection_string.h"
 #include "cpp/plugins/cloud/azure_listing.h"
 #include "cpp/plugins/cloud/azure_shared_key.h"
+#include "cpp/plugins/cloud/decimal.h"
 #include "cpp/plugins/cloud/errors.h"
 #include "cpp/plugins/cloud/gcs_azure_encoding.h"
+#include "cpp/plugins/cloud/url.h"
 
 namespace weightstream::cloud {
 namespace {
@@ -118,16 +120,15 @@ class AzureProvider : public Provider {
       return ErrorFor(response, "Get Blob Properties");
     }
     auto length = response.Header("content-length");
-    uint64_t size = 0;
-    if (!length || length->empty() || length->size() > 19 ||
-        length->find_first_not_of("0123456789") != std::string::npos) {
+    std::optional<uint64_t> size;
+    if (length) size = ParseDecimalU64(*length);
+    if (!size) {
       return FormatError(display_ +
                          ": Get Blob Properties answered without a usable "
                          "Content-Length");
     }
-    size = std::stoull(*length);
     ObjectInfo info;
-    info.size = size;
+    info.size = *size;
     info.version = response.Header("etag").value_or("");
     return info;
   }

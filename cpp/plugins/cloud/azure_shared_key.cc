@@ -1,14 +1,12 @@
 #include "cpp/plugins/cloud/azure_shared_key.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <vector>
 
+#include "cpp/plugins/cloud/digest.h"
 #include "cpp/plugins/cloud/gcs_azure_encoding.h"
 
 namespace weightstream::cloud {
@@ -31,15 +29,6 @@ std::string_view Trim(std::string_view s) {
 }
 
 }  // namespace
-
-std::string AzureHmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
-       &length);
-  return std::string(reinterpret_cast<char*>(out), length);
-}
 
 StatusOr<std::string> AzureStringToSign(std::string_view account,
                                         const HttpRequest& request) {
@@ -104,7 +93,7 @@ StatusOr<std::string> AzureSharedKeyAuthorization(std::string_view account,
   std::string auth = "SharedKey ";
   auth += account;
   auth += ":";
-  auth += Base64Encode(AzureHmacSha256(key, sts));
+  auth += Base64Encode(HmacSha256(key, sts));
   return auth;
 }
 

@@ -30,9 +30,6 @@ namespace weightstream::cloud {
 // Azurite release since 3.20.
 inline constexpr char kAzureApiVersion[] = "2021-08-06";
 
-// HMAC-SHA256 (OpenSSL libcrypto); raw 32-byte digest.
-std::string AzureHmacSha256(std::string_view key, std::string_view data);
-
 // The string to sign for `request` (method, absolute URL with its query,
 // headers as they will be sent). kInvalidArgument if the URL does not parse.
 StatusOr<std::string> AzureStringToSign(std::string_view account,

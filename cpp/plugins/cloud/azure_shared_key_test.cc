@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cpp/plugins/cloud/azure_connection_string.h"
+#include "cpp/plugins/cloud/digest.h"
 #include "cpp/plugins/cloud/gcs_azure_encoding.h"
 
 namespace weightstream::cloud {
@@ -110,7 +111,7 @@ TEST(AzureSharedKey, SpecDetails) {
 }
 
 TEST(AzureSharedKey, HmacSha256Rfc4231Case2) {
-  std::string mac = AzureHmacSha256("Jefe", "what do ya want for nothing?");
+  std::string mac = HmacSha256("Jefe", "what do ya want for nothing?");
   EXPECT_EQ(Base64Encode(mac), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
 }
 

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "cpp/plugins/cloud/decimal.h"
+
 namespace weightstream::cloud {
 namespace {
 
@@ -18,15 +20,9 @@ std::string_view Trim(std::string_view s) {
 // Consumes a run of decimal digits from the front of `s`.
 std::optional<uint64_t> TakeNumber(std::string_view& s) {
   size_t n = 0;
-  uint64_t v = 0;
-  while (n < s.size() && s[n] >= '0' && s[n] <= '9') {
-    const uint64_t d = static_cast<uint64_t>(s[n] - '0');
-    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-    ++n;
-  }
-  if (n == 0) return std::nullopt;
-  s.remove_prefix(n);
+  while (n < s.size() && s[n] >= '0' && s[n] <= '9') ++n;
+  auto v = ParseDecimalU64(s.substr(0, n));
+  if (v) s.remove_prefix(n);
   return v;
 }
 

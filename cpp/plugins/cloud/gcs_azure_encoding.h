@@ -1,6 +1,6 @@
 // Byte encodings the GCS and Azure providers share: base64 (standard and URL
-// alphabets), percent-encoding of URL paths and query values, and splitting
-// a URL into the parts the signers need. All functions are pure and
+// alphabets), splitting a URL into the parts the signers need, and decoding
+// a query (percent-encoding itself lives in url.h). All functions are pure and
 // thread-safe; none allocates more than a small multiple of its input.
 #ifndef WEIGHTSTREAM_PLUGINS_CLOUD_GCS_AZURE_ENCODING_H_
 #define WEIGHTSTREAM_PLUGINS_CLOUD_GCS_AZURE_ENCODING_H_
@@ -20,15 +20,6 @@ std::string Base64UrlEncode(std::string_view bytes);
 // Standard alphabet; padding optional, no whitespace. nullopt on any other
 // byte, so a mangled key is reported instead of silently shortened.
 std::optional<std::string> Base64Decode(std::string_view text);
-
-// Percent-encodes every byte outside RFC 3986's unreserved set
-// (A-Z a-z 0-9 - . _ ~); '/' is kept when `keep_slash` (object names used as
-// URL paths) and encoded otherwise (a GCS object name as one path segment,
-// query values).
-std::string PercentEncode(std::string_view s, bool keep_slash);
-// Decodes %XX (and nothing else: '+' stays '+'). nullopt on a malformed
-// escape.
-std::optional<std::string> PercentDecode(std::string_view s);
 
 struct UrlParts {
   std::string scheme;     // Lower-cased, e.g. "https".

@@ -37,16 +37,6 @@ TEST(Base64, DecodeRejectsGarbage) {
   EXPECT_EQ(Base64Decode(Base64Encode(all)), all);
 }
 
-TEST(PercentEncoding, Unreserved) {
-  EXPECT_EQ(PercentEncode("a b/c~d.e_f-g", true), "a%20b/c~d.e_f-g");
-  EXPECT_EQ(PercentEncode("a b/c", false), "a%20b%2Fc");
-  EXPECT_EQ(PercentEncode("\xc3\xa9+=&?#", false), "%C3%A9%2B%3D%26%3F%23");
-  EXPECT_EQ(PercentDecode("a%20b%2fc+"), std::string("a b/c+"));
-  EXPECT_FALSE(PercentDecode("a%2"));
-  EXPECT_FALSE(PercentDecode("a%"));
-  EXPECT_FALSE(PercentDecode("%zz"));
-}
-
 TEST(SplitUrl, Parts) {
   auto p =
       SplitUrl("HTTPS://acct.blob.core.windows.net:443/c/d%20e?sv=1&sig=x");

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "cpp/plugins/cloud/decimal.h"
+
 namespace weightstream::cloud {
 namespace {
 
@@ -51,16 +53,7 @@ std::optional<uint64_t> Decimal(const Json& value) {
     return static_cast<uint64_t>(v);
   }
   if (!value.is_string()) return std::nullopt;
-  const std::string& s = value.get_ref<const std::string&>();
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    uint64_t next = v * 10 + uint64_t(c - '0');
-    if (next / 10 != v) return std::nullopt;  // Overflow.
-    v = next;
-  }
-  return v;
+  return ParseDecimalU64(value.get_ref<const std::string&>());
 }
 
 StatusOr<GcsObject> ObjectFrom(const Json& json) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cpp/plugins/cloud/gcs_azure_encoding.h"
+#include "cpp/plugins/cloud/url.h"
 
 namespace weightstream::cloud {
 namespace {

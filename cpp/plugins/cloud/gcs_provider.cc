@@ -12,6 +12,7 @@
 #include "cpp/plugins/cloud/gcs_azure_encoding.h"
 #include "cpp/plugins/cloud/gcs_credentials.h"
 #include "cpp/plugins/cloud/gcs_json.h"
+#include "cpp/plugins/cloud/url.h"
 
 namespace weightstream::cloud {
 namespace {

@@ -6,25 +6,13 @@
 #include <memory>
 
 #include "cpp/plugins/cloud/content_range.h"
+#include "cpp/plugins/cloud/decimal.h"
 #include "cpp/plugins/cloud/errors.h"
 #include "cpp/plugins/cloud/provider.h"
 #include "cpp/plugins/cloud/url.h"
 
 namespace weightstream::cloud {
 namespace {
-
-bool ParseSize(const std::string& s, uint64_t* out) {
-  if (s.empty() || s.size() > 20) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
 
 std::string StrongEtag(const HttpResponse& r) {
   auto etag = r.Header("etag");
@@ -47,8 +35,10 @@ class HttpProvider : public Provider {
     ObjectInfo info;
     if (r.status >= 200 && r.status < 300) {
       auto length = r.Header("content-length");
-      if (length && ParseSize(*length, &info.size) &&
-          !r.Header("content-encoding")) {
+      std::optional<uint64_t> size;
+      if (length) size = ParseDecimalU64(*length);
+      if (size && !r.Header("content-encoding")) {
+        info.size = *size;
         info.version = StrongEtag(r);
         return info;
       }

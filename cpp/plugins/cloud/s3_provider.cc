@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cpp/plugins/cloud/aws_config.h"
+#include "cpp/plugins/cloud/decimal.h"
 #include "cpp/plugins/cloud/errors.h"
 #include "cpp/plugins/cloud/provider.h"
 #include "cpp/plugins/cloud/s3_xml.h"
@@ -61,10 +62,13 @@ class S3Provider : public Provider {
     }
     auto length = r.Header("content-length");
     ObjectInfo info;
-    if (!length || !ParseSize(*length, &info.size)) {
+    std::optional<uint64_t> size;
+    if (length) size = ParseDecimalU64(*length);
+    if (!size) {
       return FormatError(display_ +
                          ": HEAD answered without a valid Content-Length");
     }
+    info.size = *size;
     info.version = r.Header("etag").value_or("");
     return info;
   }
@@ -160,23 +164,10 @@ class S3Provider : public Provider {
   }
 
  private:
-  static bool ParseSize(const std::string& s, uint64_t* out) {
-    if (s.empty() || s.size() > 20) return false;
-    uint64_t v = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') return false;
-      const uint64_t d = static_cast<uint64_t>(c - '0');
-      if (v > (UINT64_MAX - d) / 10) return false;
-      v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-  }
-
   std::string BucketPath() const { return path_style_ ? "/" + bucket_ : "/"; }
   std::string ObjectPath() const {
     return (path_style_ ? "/" + bucket_ : std::string()) + "/" +
-           UriEncode(key_, /*keep_slash=*/true);
+           PercentEncode(key_, /*keep_slash=*/true);
   }
 
   HttpRequest Signed(const std::string& method, const std::string& path,

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <memory>
 
+#include "cpp/plugins/cloud/decimal.h"
+
 namespace weightstream::cloud {
 namespace {
 
@@ -105,19 +107,6 @@ class XmlWalker {
   std::vector<std::string> stack_;
 };
 
-bool ParseUint64(const std::string& s, uint64_t* out) {
-  if (s.empty() || s.size() > 20) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
-
 class ListWalker : public XmlWalker {
  public:
   S3ListPage page;
@@ -138,10 +127,12 @@ class ListWalker : public XmlWalker {
       current_.key = text;
       has_key_ = true;
     } else if (path == "ListBucketResult/Contents/Size") {
-      if (!ParseUint64(text, &current_.size)) {
+      auto size = ParseDecimalU64(text);
+      if (!size) {
         Fail("<Size> is not a byte count");
         return;
       }
+      current_.size = *size;
       has_size_ = true;
     } else if (path == "ListBucketResult/Contents") {
       if (!has_key_ || current_.key.empty() || !has_size_) {

@@ -1,11 +1,9 @@
 #include "cpp/plugins/cloud/sigv4.h"
 
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cctype>
 
+#include "cpp/plugins/cloud/digest.h"
 #include "cpp/plugins/cloud/url.h"
 
 namespace weightstream::cloud {
@@ -37,34 +35,6 @@ std::string CanonicalValue(std::string_view v) {
 
 }  // namespace
 
-std::string HexEncode(std::string_view bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         digest);
-  return HexEncode(
-      std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
-
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
-       &len);
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
-
 std::string AmzDate(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -78,7 +48,7 @@ std::string CanonicalQuery(
   std::vector<std::pair<std::string, std::string>> encoded;
   encoded.reserve(query.size());
   for (const auto& [k, v] : query) {
-    encoded.emplace_back(UriEncode(k, false), UriEncode(v, false));
+    encoded.emplace_back(PercentEncode(k, false), PercentEncode(v, false));
   }
   std::sort(encoded.begin(), encoded.end());
   std::string out;

@@ -29,21 +29,17 @@ inline constexpr std::string_view kEmptyPayloadSha256 =
 
 struct SigV4Request {
   std::string method;
-  std::string canonical_uri;  // Already UriEncode'd path, e.g. "/b/k%20x".
+  std::string canonical_uri;  // Already PercentEncode'd path, e.g. "/b/k%20x".
   // Query parameters, not encoded; the canonical form encodes and sorts.
   std::vector<std::pair<std::string, std::string>> query;
   // Header names in any case; values as sent. Must include host.
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-std::string Sha256Hex(std::string_view data);
-std::string HmacSha256(std::string_view key, std::string_view data);
-std::string HexEncode(std::string_view bytes);
-
 // "20130524T000000Z" for `t` (UTC).
 std::string AmzDate(std::time_t t);
 
-// The canonical query string: UriEncode'd names/values, sorted by name then
+// The canonical query string: PercentEncode'd names/values, sorted by name then
 // value, joined with '&'.
 std::string CanonicalQuery(
     const std::vector<std::pair<std::string, std::string>>& query);

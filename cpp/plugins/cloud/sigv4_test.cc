@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cpp/plugins/cloud/digest.h"
+
 namespace weightstream::cloud {
 namespace {
 

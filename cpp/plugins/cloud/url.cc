@@ -73,13 +73,15 @@ std::string RedactUrl(std::string_view url) {
   return parsed->scheme + "://" + parsed->Authority() + parsed->path;
 }
 
-std::string UriEncode(std::string_view s, bool keep_slash) {
+std::string PercentEncode(std::string_view s, bool keep_slash) {
   static const char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size());
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-        (keep_slash && c == '/')) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                            c == '_' || c == '~' || (keep_slash && c == '/');
+    if (unreserved) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -90,7 +92,7 @@ std::string UriEncode(std::string_view s, bool keep_slash) {
   return out;
 }
 
-std::optional<std::string> UriDecode(std::string_view s) {
+std::optional<std::string> PercentDecode(std::string_view s) {
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;

@@ -1,5 +1,6 @@
-// URL handling for the HTTP and S3 providers and the transport: splitting,
-// redacting for messages, and RFC 3986 percent-encoding (SigV4's UriEncode).
+// URL handling for every provider and the transport: splitting, redacting
+// for messages, and RFC 3986 percent-encoding (SigV4's UriEncode, GCS object
+// names, Azure blob paths, query values).
 #ifndef WEIGHTSTREAM_PLUGINS_CLOUD_URL_H_
 #define WEIGHTSTREAM_PLUGINS_CLOUD_URL_H_
 
@@ -34,12 +35,16 @@ std::optional<ParsedUrl> ParseUrl(std::string_view url);
 // malformed URL is never echoed either.
 std::string RedactUrl(std::string_view url);
 
-// Percent-encodes every byte but A-Z a-z 0-9 - . _ ~ (and '/' when
-// `keep_slash`), upper-case hex: AWS SigV4's UriEncode.
-std::string UriEncode(std::string_view s, bool keep_slash);
+// Percent-encodes every byte outside RFC 3986's unreserved set
+// (A-Z a-z 0-9 - . _ ~, tested as ASCII ranges so the C locale cannot widen
+// it), upper-case hex: AWS SigV4's UriEncode. '/' is kept when `keep_slash`
+// (object names used as URL paths) and encoded otherwise (one path segment,
+// query names and values).
+std::string PercentEncode(std::string_view s, bool keep_slash);
 
-// Decodes %XX escapes; nullopt on a malformed one.
-std::optional<std::string> UriDecode(std::string_view s);
+// Decodes %XX escapes (either hex case) and nothing else: '+' stays '+'.
+// nullopt on a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view s);
 
 // Whether `host` is an IP literal or "localhost" (S3 then uses path-style
 // addressing, as boto3 does for custom endpoints).

@@ -39,13 +39,37 @@ TEST(Url, RedactDropsSecrets) {
   EXPECT_EQ(RedactUrl("not a url SECRET"), "(unparsable URL)");
 }
 
-TEST(Url, UriEncode) {
-  EXPECT_EQ(UriEncode("a b/c~d-e_f.g+h=i", true), "a%20b/c~d-e_f.g%2Bh%3Di");
-  EXPECT_EQ(UriEncode("a/b", false), "a%2Fb");
-  EXPECT_EQ(UriEncode("\xc3\xa9", false), "%C3%A9");
-  EXPECT_EQ(*UriDecode("a%20b%2f"), "a b/");
-  EXPECT_FALSE(UriDecode("%2"));
-  EXPECT_FALSE(UriDecode("%zz"));
+// SigV4's UriEncode examples.
+TEST(Url, PercentEncodeSigV4) {
+  EXPECT_EQ(PercentEncode("a b/c~d-e_f.g+h=i", true),
+            "a%20b/c~d-e_f.g%2Bh%3Di");
+  EXPECT_EQ(PercentEncode("a/b", false), "a%2Fb");
+  EXPECT_EQ(PercentEncode("\xc3\xa9", false), "%C3%A9");
+  EXPECT_EQ(*PercentDecode("a%20b%2f"), "a b/");
+  EXPECT_FALSE(PercentDecode("%2"));
+  EXPECT_FALSE(PercentDecode("%zz"));
+}
+
+// GCS object names and Azure blob paths / query values.
+TEST(Url, PercentEncodeGcsAzure) {
+  EXPECT_EQ(PercentEncode("a b/c~d.e_f-g", true), "a%20b/c~d.e_f-g");
+  EXPECT_EQ(PercentEncode("a b/c", false), "a%20b%2Fc");
+  EXPECT_EQ(PercentEncode("\xc3\xa9+=&?#", false), "%C3%A9%2B%3D%26%3F%23");
+  EXPECT_EQ(PercentDecode("a%20b%2fc+"), std::string("a b/c+"));
+  EXPECT_FALSE(PercentDecode("a%2"));
+  EXPECT_FALSE(PercentDecode("a%"));
+  EXPECT_FALSE(PercentDecode("%zz"));
+}
+
+// Exactly RFC 3986's 66 unreserved bytes pass unencoded (67 with '/'), and
+// every byte round-trips, whatever the locale would call alphanumeric.
+TEST(Url, PercentEncodeUnreservedSetIsExact) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  const std::string kept = PercentEncode(all, false);
+  EXPECT_EQ(kept.size(), 66 + 3 * (256 - 66));
+  EXPECT_EQ(PercentEncode(all, true).size(), 67 + 3 * (256 - 67));
+  EXPECT_EQ(PercentDecode(kept), all);
 }
 
 TEST(Url, IpOrLocalhost) {
