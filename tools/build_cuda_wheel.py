@@ -21,21 +21,21 @@ sbsa (aarch64 server) targets, which these build machines do not have.
 
 from __future__ import annotations
 
-import argparse
-import glob
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
-import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGE = os.path.join(ROOT, "py", "weightstream_cuda13")
-TARGET = "//cpp/plugins/cuda:libweightstream_cuda.so"
-LIBRARY = "libweightstream_cuda.so"
-DIST = "weightstream_cuda13"
+from wheel_tools import ROOT, Plugin, bazel_bin, bazel_env, run
+
+PLUGIN = Plugin(
+    prog="build_cuda_wheel",
+    module="weightstream_cuda13",
+    dist="weightstream-cuda13",
+    target="//cpp/plugins/cuda:libweightstream_cuda.so",
+    library="libweightstream_cuda.so",
+    tmp_prefix="ws-cuda-wheel-",
+)
 ENTRY = "ws_device_plugin_v1"
 # What the library may need: glibc only (the CUDA and C++ runtimes are static).
 ALLOWED_NEEDED = {
@@ -49,49 +49,14 @@ ALLOWED_NEEDED = {
 }
 
 
-def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    print("+", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, check=True, **kw)
-
-
 def build_library() -> str:
     if shutil.which("nvcc") is None and not os.path.exists(
         os.path.join(os.environ.get("CUDA_PATH", "/usr/local/cuda"), "bin", "nvcc")
     ):
         sys.exit("build_cuda_wheel: nvcc not found ($CUDA_PATH or /usr/local/cuda)")
-    env = dict(
-        os.environ, WEIGHTSTREAM_PYTHON=os.environ.get("WEIGHTSTREAM_PYTHON", sys.executable)
-    )
-    run(["bazel", "build", "--config=cuda", TARGET], cwd=ROOT, env=env)
-    bin_dir = run(
-        ["bazel", "info", "--config=cuda", "bazel-bin"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return os.path.join(bin_dir, "cpp", "plugins", "cuda", LIBRARY)
-
-
-def versions_agree() -> str:
-    """The plugin package's version, which must be the core's."""
-
-    def read(path: str) -> str:
-        with open(path, encoding="utf-8") as f:
-            m = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M)
-        if m is None:
-            sys.exit(f"build_cuda_wheel: no __version__ in {path}")
-        return m.group(1)
-
-    core = read(os.path.join(ROOT, "py", "weightstream", "_version.py"))
-    plugin = read(os.path.join(PACKAGE, "__init__.py"))
-    if core != plugin:
-        sys.exit(f"build_cuda_wheel: weightstream is {core} but {DIST} is {plugin}")
-    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as f:
-        pins = set(re.findall(r'"weightstream-cuda13==([^"]+)"', f.read()))
-    if pins != {core}:
-        sys.exit(f"build_cuda_wheel: pyproject.toml extras pin weightstream-cuda13 {pins}")
-    return plugin
+    env = bazel_env()
+    run(["bazel", "build", "--config=cuda", PLUGIN.target], cwd=ROOT, env=env)
+    return os.path.join(bazel_bin(env, "--config=cuda"), "cpp", "plugins", "cuda", PLUGIN.library)
 
 
 def check_library(path: str) -> None:
@@ -106,87 +71,20 @@ def check_library(path: str) -> None:
     needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic))
     if needed - ALLOWED_NEEDED:
         sys.exit(f"build_cuda_wheel: {path} needs {sorted(needed - ALLOWED_NEEDED)}")
-    print(f"build_cuda_wheel: {LIBRARY}: {os.path.getsize(path)} bytes, needs {sorted(needed)}")
-
-
-def stage(library: str, dest: str) -> None:
-    if not os.path.isfile(library):
-        sys.exit(f"build_cuda_wheel: no plugin library at {library}")
-    check_library(library)
-    for name in ("pyproject.toml", "setup.py", "README.md"):
-        shutil.copy2(os.path.join(PACKAGE, name), dest)
-    shutil.copy2(os.path.join(ROOT, "LICENSE"), dest)
-    pkg = os.path.join(dest, DIST)
-    os.makedirs(pkg)
-    for name in ("__init__.py", "py.typed"):
-        shutil.copy2(os.path.join(PACKAGE, name), pkg)
-    # Bazel's outputs are read-only; auditwheel may rewrite the file.
-    shutil.copy(library, os.path.join(pkg, LIBRARY))
-    os.chmod(os.path.join(pkg, LIBRARY), 0o755)
+    print(
+        f"build_cuda_wheel: {PLUGIN.library}: {os.path.getsize(path)} bytes, needs {sorted(needed)}"
+    )
 
 
 def check_wheel(path: str, version: str) -> None:
+    """The shared checks, then: nothing bundled (the runtime is static), and the size."""
     name = os.path.basename(path)
-    if not re.match(rf"{DIST}-{re.escape(version)}-py3-none-\w+\.whl$", name):
-        sys.exit(f"build_cuda_wheel: unexpected wheel name {name} (want py3-none-<platform>)")
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-    for required in (f"{DIST}/__init__.py", f"{DIST}/{LIBRARY}"):
-        if required not in names:
-            sys.exit(f"build_cuda_wheel: {name} lacks {required}")
-    extensions = [n for n in names if re.search(r"\.cpython-|\.abi3\.", n)]
-    if extensions:
-        sys.exit(f"build_cuda_wheel: {name} must carry no Python extension: {extensions}")
-    bundled = [n for n in names if n.startswith(f"{DIST}.libs/")]
+    names = PLUGIN.check_wheel(path, version)
+    bundled = [n for n in names if n.startswith(f"{PLUGIN.module}.libs/")]
     if bundled:
         sys.exit(f"build_cuda_wheel: {name} bundles {bundled}: the runtime should be static")
     print(f"build_cuda_wheel: {name}: {os.path.getsize(path)} bytes")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--library", help=f"phase-1 {LIBRARY} (default: build {TARGET} now)")
-    parser.add_argument("--out", default=os.path.join(ROOT, "wheelhouse"))
-    parser.add_argument("--no-repair", action="store_true", help="skip auditwheel")
-    args = parser.parse_args()
-
-    version = versions_agree()
-    library = args.library or build_library()
-    os.makedirs(args.out, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ws-cuda-wheel-") as tmp:
-        src = os.path.join(tmp, "src")
-        os.makedirs(src)
-        stage(library, src)
-        raw = os.path.join(tmp, "dist")
-        run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--no-build-isolation",
-                "--no-deps",
-                "-q",
-                "-w",
-                raw,
-                src,
-            ],
-        )
-        (wheel,) = glob.glob(os.path.join(raw, "*.whl"))
-        check_wheel(wheel, version)
-        if args.no_repair:
-            shutil.copy2(wheel, args.out)
-            print(os.path.join(args.out, os.path.basename(wheel)))
-            return
-        run([sys.executable, "-m", "auditwheel", "show", wheel])
-        repaired = os.path.join(tmp, "repaired")
-        run([sys.executable, "-m", "auditwheel", "repair", "-w", repaired, wheel])
-        (fixed,) = glob.glob(os.path.join(repaired, "*.whl"))
-        check_wheel(fixed, version)
-        run([sys.executable, "-m", "auditwheel", "show", fixed])
-        shutil.copy2(fixed, args.out)
-        print(os.path.join(args.out, os.path.basename(fixed)))
-
-
 if __name__ == "__main__":
-    main()
+    PLUGIN.main(__doc__, build_library, check_wheel=check_wheel, check_library=check_library)

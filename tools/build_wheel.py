@@ -18,17 +18,11 @@ import argparse
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    print("+", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, check=True, **kw)
+from wheel_tools import ROOT, add_output_args, auditwheel_show, copy_out, pip_wheel, run
 
 
 def build_natives() -> str:
@@ -59,8 +53,7 @@ def stage(natives: str, dest: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--natives", help="phase-1 output directory (default: build it now)")
-    parser.add_argument("--out", default=os.path.join(ROOT, "wheelhouse"))
-    parser.add_argument("--no-repair", action="store_true", help="skip auditwheel")
+    add_output_args(parser)
     args = parser.parse_args()
 
     natives = args.natives or build_natives()
@@ -69,27 +62,11 @@ def main() -> None:
         src = os.path.join(tmp, "src")
         os.makedirs(src)
         stage(natives, src)
-        raw = os.path.join(tmp, "dist")
-        run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--no-build-isolation",
-                "--no-deps",
-                "-q",
-                "-w",
-                raw,
-                src,
-            ],
-        )
-        (wheel,) = glob.glob(os.path.join(raw, "*.whl"))
+        wheel = pip_wheel(src, os.path.join(tmp, "dist"))
         if args.no_repair:
-            shutil.copy2(wheel, args.out)
-            print(os.path.join(args.out, os.path.basename(wheel)))
+            copy_out(wheel, args.out)
             return
-        run([sys.executable, "-m", "auditwheel", "show", wheel])
+        auditwheel_show(wheel)
         run([sys.executable, "-m", "auditwheel", "repair", "-w", args.out, wheel])
 
 
