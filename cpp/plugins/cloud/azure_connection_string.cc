@@ -1,15 +1,9 @@
 #include "cpp/plugins/cloud/azure_connection_string.h"
 
+#include "cpp/plugins/cloud/ascii.h"
+
 namespace weightstream::cloud {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' ||
@@ -44,7 +38,7 @@ StatusOr<AzureConnectionString> ParseAzureConnectionString(
                                   std::to_string(position) +
                                   " is not Key=Value");
     }
-    std::string key = Lower(Trim(item.substr(0, eq)));
+    std::string key = AsciiLower(Trim(item.substr(0, eq)));
     std::string value(Trim(item.substr(eq + 1)));
     any = true;
     if (key == "accountname") {
@@ -58,7 +52,7 @@ StatusOr<AzureConnectionString> ParseAzureConnectionString(
       if (!value.empty() && value.front() == '?') value.erase(0, 1);
       out.shared_access_signature = value;
     } else if (key == "defaultendpointsprotocol") {
-      std::string p = Lower(value);
+      std::string p = AsciiLower(value);
       if (p != "http" && p != "https") {
         return InvalidArgumentError(
             "Azure connection string: DefaultEndpointsProtocol must be http "
@@ -68,7 +62,7 @@ StatusOr<AzureConnectionString> ParseAzureConnectionString(
     } else if (key == "endpointsuffix") {
       out.endpoint_suffix = value;
     } else if (key == "usedevelopmentstorage") {
-      development = Lower(value) == "true";
+      development = AsciiLower(value) == "true";
     }
   }
   if (!any) return InvalidArgumentError("Azure connection string is empty");

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "cpp/plugins/cloud/ascii.h"
 #include "cpp/plugins/cloud/azure_connection_string.h"
 #include "cpp/plugins/cloud/azure_listing.h"
 #include "cpp/plugins/cloud/azure_shared_key.h"
@@ -27,14 +28,6 @@ constexpr const char* kBlobSuffixes[] = {
     ".blob.core.windows.net", ".blob.core.chinacloudapi.cn",
     ".blob.core.usgovcloudapi.net", ".blob.core.cloudapi.de"};
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::optional<std::string> Env(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return std::nullopt;
@@ -48,7 +41,7 @@ std::string StripTrailingSlashes(std::string s) {
 
 // The account of an https://ACCOUNT.blob.core.windows.net host, or "".
 std::string AccountFromHost(std::string_view authority) {
-  std::string host = Lower(authority.substr(0, authority.find(':')));
+  std::string host = AsciiLower(authority.substr(0, authority.find(':')));
   for (const char* suffix : kBlobSuffixes) {
     std::string_view sv(suffix);
     if (host.size() > sv.size() &&
@@ -329,7 +322,7 @@ std::string ConfiguredEndpoint(const Options& options,
 
 bool UnderEndpoint(std::string_view url, std::string_view endpoint) {
   if (endpoint.empty() || url.size() <= endpoint.size()) return false;
-  return Lower(url.substr(0, endpoint.size())) == Lower(endpoint) &&
+  return AsciiLower(url.substr(0, endpoint.size())) == AsciiLower(endpoint) &&
          url[endpoint.size()] == '/';
 }
 
@@ -434,7 +427,7 @@ StatusOr<std::unique_ptr<Provider>> MakeAzureProvider(std::string_view url,
   // A key or SAS configured for another account must not be sent to this
   // one (https URLs name their account).
   bool configured_applies = url_account.empty() || configured_account.empty() ||
-                            Lower(configured_account) == url_account;
+                            AsciiLower(configured_account) == url_account;
 
   // Credential.
   std::string key_text;

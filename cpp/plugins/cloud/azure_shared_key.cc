@@ -6,29 +6,11 @@
 #include <map>
 #include <vector>
 
+#include "cpp/plugins/cloud/ascii.h"
 #include "cpp/plugins/cloud/digest.h"
 #include "cpp/plugins/cloud/gcs_azure_encoding.h"
 
 namespace weightstream::cloud {
-namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 StatusOr<std::string> AzureStringToSign(std::string_view account,
                                         const HttpRequest& request) {
@@ -40,9 +22,9 @@ StatusOr<std::string> AzureStringToSign(std::string_view account,
   std::map<std::string, std::string> standard;
   std::vector<std::pair<std::string, std::string>> ms;
   for (const auto& [name, value] : request.headers) {
-    std::string lower = Lower(name);
+    std::string lower = AsciiLower(name);
     if (lower.rfind("x-ms-", 0) == 0) {
-      ms.emplace_back(lower, std::string(Trim(value)));
+      ms.emplace_back(lower, std::string(TrimOws(value)));
     } else {
       standard[lower] = value;
     }
@@ -74,7 +56,7 @@ StatusOr<std::string> AzureStringToSign(std::string_view account,
   sts += account;
   sts += parts->path.empty() ? "/" : parts->path;
   std::map<std::string, std::vector<std::string>> params;
-  for (auto& [name, value] : *query) params[Lower(name)].push_back(value);
+  for (auto& [name, value] : *query) params[AsciiLower(name)].push_back(value);
   for (auto& [name, values] : params) {
     std::sort(values.begin(), values.end());
     sts += "\n" + name + ":";

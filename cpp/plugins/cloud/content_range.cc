@@ -1,21 +1,10 @@
 #include "cpp/plugins/cloud/content_range.h"
 
-#include <cctype>
-
+#include "cpp/plugins/cloud/ascii.h"
 #include "cpp/plugins/cloud/decimal.h"
 
 namespace weightstream::cloud {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 // Consumes a run of decimal digits from the front of `s`.
 std::optional<uint64_t> TakeNumber(std::string_view& s) {
@@ -35,16 +24,11 @@ bool TakeChar(std::string_view& s, char c) {
 }  // namespace
 
 std::optional<ContentRange> ParseContentRange(std::string_view value) {
-  std::string_view s = Trim(value);
+  std::string_view s = TrimOws(value);
   constexpr std::string_view kUnit = "bytes ";
-  if (s.size() < kUnit.size()) return std::nullopt;
-  for (size_t i = 0; i < kUnit.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != kUnit[i]) {
-      return std::nullopt;
-    }
-  }
+  if (AsciiLower(s.substr(0, kUnit.size())) != kUnit) return std::nullopt;
   s.remove_prefix(kUnit.size());
-  s = Trim(s);
+  s = TrimOws(s);
   ContentRange r;
   auto first = TakeNumber(s);
   if (!first || !TakeChar(s, '-')) return std::nullopt;

@@ -92,36 +92,13 @@ std::optional<std::string> Base64Decode(std::string_view text) {
 }
 
 std::optional<UrlParts> SplitUrl(std::string_view url) {
-  for (unsigned char c : url) {
-    if (c <= 0x20 || c == 0x7f) return std::nullopt;
-  }
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos || sep == 0) return std::nullopt;
-  UrlParts parts;
-  for (char c : url.substr(0, sep)) {
-    char lower = (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-    if (!((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
-          lower == '+' || lower == '-' || lower == '.')) {
-      return std::nullopt;
-    }
-    parts.scheme += lower;
-  }
-  std::string_view rest = url.substr(sep + 3);
-  if (rest.find('#') != std::string_view::npos) return std::nullopt;
-  size_t q = rest.find('?');
-  if (q != std::string_view::npos) {
-    parts.query = std::string(rest.substr(q + 1));
-    rest = rest.substr(0, q);
-  }
-  size_t slash = rest.find('/');
-  parts.authority = std::string(rest.substr(0, slash));
-  if (slash != std::string_view::npos)
-    parts.path = std::string(rest.substr(slash));
-  if (parts.authority.empty() ||
-      parts.authority.find('@') != std::string::npos) {
-    return std::nullopt;
-  }
-  return parts;
+  // ParseUrl drops a fragment and notes userinfo; neither belongs in a URL
+  // that is signed or names an endpoint, so both are refused here.
+  if (url.find('#') != std::string_view::npos) return std::nullopt;
+  auto parsed = ParseUrl(url);
+  if (!parsed || parsed->has_userinfo) return std::nullopt;
+  return UrlParts{std::move(parsed->scheme), parsed->Authority(),
+                  std::move(parsed->path), std::move(parsed->query)};
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> ParseQuery(

@@ -27,9 +27,9 @@ struct UrlParts {
   std::string path;       // Starts with '/' or is empty; still encoded.
   std::string query;      // Without '?'; empty if none.
 };
-// Splits "scheme://authority/path?query" (a fragment is rejected). nullopt
-// when there is no "://", the authority is empty or carries userinfo, or a
-// byte is a control character or space.
+// Splits "scheme://authority/path?query": ParseUrl (url.h) with a fragment
+// or userinfo refused. nullopt when there is no "://", no host, a port that
+// is not 1-65535, userinfo, a '#', or a control character or space.
 std::optional<UrlParts> SplitUrl(std::string_view url);
 
 // "a=1&b=2" -> {{"a","1"},{"b","2"}}, names and values percent-decoded.

@@ -58,6 +58,9 @@ TEST(SplitUrl, Rejects) {
   EXPECT_FALSE(SplitUrl("https://host/a b"));
   EXPECT_FALSE(SplitUrl("https://host/a\nb"));
   EXPECT_FALSE(SplitUrl("https://host/a#frag"));
+  EXPECT_FALSE(SplitUrl("https://host:0/p"));
+  EXPECT_FALSE(SplitUrl("https://host:65536/p"));
+  EXPECT_FALSE(SplitUrl("https://host:x/p"));
 }
 
 TEST(ParseQuery, DecodesNamesAndValues) {

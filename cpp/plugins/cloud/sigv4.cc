@@ -1,21 +1,13 @@
 #include "cpp/plugins/cloud/sigv4.h"
 
 #include <algorithm>
-#include <cctype>
 
+#include "cpp/plugins/cloud/ascii.h"
 #include "cpp/plugins/cloud/digest.h"
 #include "cpp/plugins/cloud/url.h"
 
 namespace weightstream::cloud {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 // Trims and collapses runs of spaces, as the canonical headers require.
 std::string CanonicalValue(std::string_view v) {
@@ -64,7 +56,7 @@ std::string CanonicalRequest(const SigV4Request& request,
                              std::string* signed_headers) {
   std::vector<std::pair<std::string, std::string>> headers;
   for (const auto& [name, value] : request.headers) {
-    headers.emplace_back(Lower(name), CanonicalValue(value));
+    headers.emplace_back(AsciiLower(name), CanonicalValue(value));
   }
   std::sort(headers.begin(), headers.end());
   std::string canonical_headers;

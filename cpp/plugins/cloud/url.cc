@@ -2,8 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <cctype>
-
 namespace weightstream::cloud {
 
 std::optional<ParsedUrl> ParseUrl(std::string_view url) {
@@ -13,13 +11,14 @@ std::optional<ParsedUrl> ParseUrl(std::string_view url) {
   const size_t sep = url.find("://");
   if (sep == std::string_view::npos || sep == 0) return std::nullopt;
   ParsedUrl out;
+  // ASCII ranges, not std::isalnum/tolower: the locale must not widen them.
   for (char c : url.substr(0, sep)) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' &&
-        c != '.') {
+    const char lower = (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+    if (!((lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
+          lower == '+' || lower == '-' || lower == '.')) {
       return std::nullopt;
     }
-    out.scheme +=
-        static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.scheme += lower;
   }
   std::string_view rest = url.substr(sep + 3);
   if (size_t hash = rest.find('#'); hash != std::string_view::npos) {
