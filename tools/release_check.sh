@@ -46,7 +46,10 @@ bash tools/build_natives.sh "${platforms[@]}"
 
 if [[ " ${platforms[*]} " == *" linux_aarch64 "* ]]; then
   step "C++ unit tests for linux_aarch64 under qemu-user"
-  bazel test --config=linux_aarch64 //cpp/...
+  # The core only: the plugins are built natively on each release runner
+  # (tools/ci_plugin_wheel.sh); the zig cross configs have no libcurl,
+  # expat or CUDA for them.
+  bazel test --config=linux_aarch64 //cpp/weightstream/... //cpp/python/...
 fi
 
 step "phase 2 rehearsal: ${platforms[*]}"
