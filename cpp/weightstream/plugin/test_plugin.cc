@@ -195,7 +195,8 @@ void FreeListing(ws_listing* listing) {
 
 const char* const kSchemes[] = {"testfile", nullptr};
 
-const ws_source_plugin kPlugin = {
+// Unused in the WS_TEST_PLUGIN_REFUSE variant.
+[[maybe_unused]] const ws_source_plugin kPlugin = {
     sizeof(ws_source_plugin),
     WS_TEST_PLUGIN_ABI,
     "weightstream-testplugin",
