@@ -1,8 +1,10 @@
 """The installed weightstream-cloud wheel: where the plugin library comes
 from, what it links and exports, and that the core loads it.
 
-Runs only against installed wheels (WEIGHTSTREAM_EXPECT_INSTALLED=1, set by
-tools/test.sh), where the plugin must come from site-packages.
+Runs only where both wheels are installed (WEIGHTSTREAM_EXPECT_INSTALLED=1
+and WEIGHTSTREAM_EXPECT_CLOUD=1, both set by tools/test.sh), where the plugin
+must come from site-packages. The core-only wheel tests (cibuildwheel's
+test-command) skip it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import subprocess
 import pytest
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("WEIGHTSTREAM_EXPECT_INSTALLED") != "1",
-    reason="only when testing installed wheels",
+    os.environ.get("WEIGHTSTREAM_EXPECT_INSTALLED") != "1"
+    or os.environ.get("WEIGHTSTREAM_EXPECT_CLOUD") != "1",
+    reason="only when testing the installed core and weightstream-cloud wheels",
 )
 
 
