@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_process import free_port, stop_process
 
 ACCOUNT = "devstoreaccount1"
 # Azurite's documented development key (not a secret).
@@ -47,12 +47,6 @@ def azurite_bin() -> str | None:
     if local.exists():
         return str(local)
     return shutil.which("azurite-blob")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Azurite:
@@ -130,14 +124,7 @@ class Azurite:
         return False
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=10)
         self.process = None
 
     def client(self):  # -> azure.storage.blob.BlobServiceClient

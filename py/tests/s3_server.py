@@ -35,13 +35,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from server_process import free_port, stop_process
+
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _moto_server_command() -> list[str]:
@@ -106,13 +102,7 @@ class MotoS3:
         self.stop()
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc, timeout=10)
         self._proc = None
 
     def _wait_ready(self) -> None:

@@ -59,7 +59,7 @@ def test_module_bazel_declares_the_package_version():
         pytest.skip("MODULE.bazel is not beside the tests (installed-wheel run from elsewhere)")
     text = open(module, encoding="utf-8").read()
     match = re.search(r'module\(\s*name = "weightstream",\s*version = "([^"]+)"', text)
-    assert match, "MODULE.bazel has no module(name = \"weightstream\", version = ...)"
+    assert match, 'MODULE.bazel has no module(name = "weightstream", version = ...)'
     assert match.group(1) == weightstream.__version__
 
 
